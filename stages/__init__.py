@@ -1,0 +1,1 @@
+"""lmforge: LLM post-training experiments as DVC stages. Run a stage with `python -m stages.<stage>`."""

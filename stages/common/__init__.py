@@ -1,0 +1,1 @@
+"""Plumbing every stage shares: params, atomic I/O, tracking, registries, rejected rows."""

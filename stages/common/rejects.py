@@ -1,0 +1,36 @@
+"""The rejected-row schema every data stage writes, and the row-conservation metrics."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import polars as pl
+
+REJECT_SCHEMA = {"id": pl.Utf8, "source": pl.Utf8, "stage": pl.Utf8, "rule": pl.Utf8,
+                 "detail": pl.Utf8, "record": pl.Utf8}
+ROW_SCHEMA = {c: pl.Utf8 for c in ("id", "source", "prompt", "response", "chosen", "rejected",
+                                    "ground_truth", "meta")}
+
+
+def reject(stage: str, rule: str, detail: str, record: Any, id: str | None = None,
+           source: str | None = None) -> dict:
+    text = record if isinstance(record, str) else json.dumps(record, ensure_ascii=False, default=str)
+    return {"id": id, "source": source, "stage": stage, "rule": rule, "detail": detail, "record": text}
+
+
+def frame(rejected: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame(rejected, schema=REJECT_SCHEMA)
+
+
+def rows_frame(rows: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=ROW_SCHEMA)
+
+
+def funnel(rows_in: int, kept: pl.DataFrame, rejected: pl.DataFrame, **extra: Any) -> dict:
+    """Stage metrics; raises if a row went missing, so loss of data is a crash, not a silent bug."""
+    by_rule = dict(sorted(rejected.group_by("rule").len().iter_rows())) if rejected.height else {}
+    if rows_in != kept.height + rejected.height:
+        raise AssertionError(f"row conservation broken: in={rows_in} kept={kept.height} "
+                             f"rejected={rejected.height}")
+    return {"rows_in": rows_in, "rows_kept": kept.height, "rows_rejected": rejected.height,
+            "rejected_by_rule": by_rule, **extra}
