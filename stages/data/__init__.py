@@ -1,0 +1,1 @@
+"""The data factory: sources (ingest), rules (clean), dedup, decontamination, quality, format."""

@@ -1,0 +1,93 @@
+"""Map source records onto the canonical columns; quarantine what does not fit, with the rule."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from stages.common.rejects import reject
+from stages.data.sources import CANONICAL, READERS, Ingested, SourceError
+
+HASH_ANSWER = re.compile(r"####\s*(\-?[0-9\.\,\$]+)")
+
+
+def _lookup(record: dict, dotted: str) -> tuple[bool, Any]:
+    cur: Any = record
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return False, None
+        cur = cur[part]
+    return True, cur
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"expected text, got {type(value).__name__}")
+
+
+def hash_answer(response: str | None) -> str | None:
+    """The `#### N` final answer of a GSM8K-style solution, commas and `$` removed."""
+    m = HASH_ANSWER.search(response or "")
+    return m.group(1).replace(",", "").replace("$", "").rstrip(".") if m else None
+
+
+def map_record(record: Any, fields: dict[str, str]) -> tuple[dict | None, tuple[str, str] | None]:
+    if not isinstance(record, dict):
+        return None, ("wrong_type", f"record is a {type(record).__name__}, expected an object")
+    row: dict[str, Any] = {c: None for c in CANONICAL}
+    for column, source_field in fields.items():
+        found, value = _lookup(record, source_field)
+        if not found:
+            return None, ("missing_field", f"field {source_field!r} (for {column}) not in record")
+        try:
+            row[column] = _as_text(value)
+        except TypeError as e:
+            return None, ("wrong_type", f"field {source_field!r}: {e}")
+    if not any((row[c] or "").strip() for c in CANONICAL if c != "ground_truth"):
+        return None, ("empty_text", "every text field is empty")
+    used = {f.split(".")[0] for f in fields.values()}
+    rest = {k: v for k, v in record.items() if k not in used}
+    row["meta"] = json.dumps(rest, ensure_ascii=False, sort_keys=True, default=str) if rest else None
+    return row, None
+
+
+def ingest_source(src: dict, on_bad_row: str = "quarantine") -> Ingested:
+    """All rows of one source, ids `<source>:<record number>`, stable across runs."""
+    if on_bad_row not in ("quarantine", "error"):
+        raise SourceError(f"data.on_bad_row={on_bad_row!r}: valid: quarantine, error")
+    name, kind = src["name"], src["kind"]
+    fields = dict(src.get("fields") or {c: c for c in CANONICAL})
+    bad_keys = sorted(set(fields) - set(CANONICAL))
+    if bad_keys:
+        raise SourceError(f"data.sources[{name}].fields: unknown column(s) {bad_keys}; valid: {list(CANONICAL)}")
+    where = src.get("path") or src.get("generator") or name
+    out, missing_everywhere = Ingested(), None
+    for index, record, raw, problem in READERS.get(kind)(src):
+        out.rows_in += 1
+        row_id = f"{name}:{index}"
+        if problem is None:
+            row, problem = map_record(record, fields)
+        if problem is not None:
+            if on_bad_row == "error":
+                raise SourceError(f"{where}, line {index}: {problem[0]}: {problem[1]} "
+                                  f"(set data.on_bad_row=quarantine to keep going)")
+            missing_everywhere = _track_missing(missing_everywhere, problem)
+            out.rejected.append(reject("ingest", problem[0], problem[1], record if raw is None else raw,
+                                       id=row_id, source=name))
+            continue
+        missing_everywhere = False
+        if src.get("ground_truth_from") == "response_hash" and row["ground_truth"] is None:
+            row["ground_truth"] = hash_answer(row["response"])
+        out.rows.append({"id": row_id, "source": name, **row})
+    if missing_everywhere:
+        raise SourceError(f"{where}: no record has the mapped fields; check data.sources[{name}].fields "
+                          f"({out.rejected[0]['detail']})")
+    return out
+
+
+def _track_missing(state: bool | None, problem: tuple[str, str]) -> bool:
+    """True while every record so far lacked a mapped field: a mapping error, not bad rows."""
+    return (state is None or state) and problem[0] == "missing_field"
