@@ -1,0 +1,1 @@
+"""One module per trainer; importing a module registers it in stages.train.trainers.TRAINERS."""

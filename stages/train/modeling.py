@@ -1,0 +1,86 @@
+"""The model a trainer trains, and the policy dir it leaves behind.
+
+`train.peft: lora` wraps the base in a peft LoRA adapter; `none` trains every weight.
+The saved policy is always a plain HF causal-LM dir (LoRA merged in) plus the tokenizer,
+so eval loads it exactly like the base.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from stages.common import io, params
+
+PEFT_CHOICES = ("lora", "none")
+
+
+def check(cfg: Any) -> None:
+    """Reject impossible settings before any model is loaded, naming the key to change."""
+    if cfg.peft not in PEFT_CHOICES:
+        raise ValueError(f"train.peft={cfg.peft!r}: valid: {', '.join(PEFT_CHOICES)}")
+    if cfg.peft == "lora":
+        try:
+            import peft  # noqa: F401
+        except ImportError as e:
+            raise ImportError("train.peft=lora needs peft installed (pip install peft), "
+                              "or set train.peft=none") from e
+
+
+def use_bf16(cfg: Any) -> bool:
+    """`train.bf16: auto` means bf16 exactly when a CUDA device supports it."""
+    import torch
+
+    supported = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if cfg.bf16 == "auto":
+        return supported
+    if cfg.bf16 and not supported:
+        raise ValueError("train.bf16=true but no bf16-capable CUDA device; set train.bf16=auto")
+    return bool(cfg.bf16)
+
+
+def load_base(base_dir: Path, for_generation: bool = False):
+    """(model, tokenizer) in float32 weights; mixed precision is the trainer's job."""
+    from stages.models import load
+
+    model, tok = load(base_dir, for_generation=for_generation, dtype="float32")
+    model.train()
+    return model, tok
+
+
+def lora_config(cfg: Any):
+    """A peft LoraConfig from `train.lora`, or None when `train.peft=none`."""
+    if cfg.peft != "lora":
+        return None
+    from peft import LoraConfig
+
+    lora = cfg.lora
+    return LoraConfig(r=int(lora.r), lora_alpha=int(lora.alpha), lora_dropout=float(lora.dropout),
+                      target_modules=params.to_dict(lora.target_modules), task_type="CAUSAL_LM")
+
+
+def wrap(model, cfg: Any):
+    """Apply LoRA for loops that own their model (the RL loop); TRL trainers take lora_config."""
+    conf = lora_config(cfg)
+    if conf is None:
+        return model
+    from peft import get_peft_model
+
+    return get_peft_model(model, conf)
+
+
+def unwrap_merged(model):
+    """The plain transformers model: LoRA merged into the weights if present."""
+    if hasattr(model, "merge_and_unload"):
+        return model.merge_and_unload()
+    return model
+
+
+def save_policy(model, tokenizer, policy_dir: Path, config: dict) -> None:
+    """Atomically write the policy dir (merged weights, tokenizer, the config that made it)."""
+    model = unwrap_merged(model)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    with io.atomic_path(policy_dir, is_dir=True) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        io.write_json(config, Path(tmp) / "lmforge_train.json")
