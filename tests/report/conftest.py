@@ -38,7 +38,9 @@ defaults:
   - profile: default
   - _self_
 seed: 0
-train_steps_note: fixed
+track: {project: lmforge, mode: disabled, dir: wandb_runs}
+paths: {models: models, dedup: data/dedup, eval: data/eval, metrics: reports/metrics,
+        plots: reports/plots, report: reports}
 report:
   samples_per_cell: 3
   title: lmforge experiment report

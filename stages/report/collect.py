@@ -1,0 +1,87 @@
+"""Gather every input of the report into one value, so rendering does no file I/O.
+
+    inputs = collect.gather(Paths.from_params(paths_section), params_file=..., config_dir=...)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stages.report import identity, inputs
+from stages.report.inputs import Curve, EvalCell
+
+TIMED_STAGES = ("model", *inputs.DATA_STAGES, "train")
+
+
+@dataclass
+class Paths:
+    metrics: Path             # reports/metrics
+    plots: Path               # reports/plots (train curves in <plots>/train)
+    eval: Path                # data/eval
+    dedup: Path               # data/dedup
+
+    @classmethod
+    def from_params(cls, paths: Any) -> "Paths":
+        return cls(Path(paths["metrics"]), Path(paths["plots"]), Path(paths["eval"]), Path(paths["dedup"]))
+
+
+@dataclass
+class ReportInputs:
+    git_rev: str
+    experiment: str
+    params_hash: str | None
+    lock_outs: list[dict]
+    params_diff: list[dict] | None          # None: params.yaml or params/ missing
+    stage_metrics: dict[str, dict | None]
+    dedup_clusters: int | None
+    contamination_hits: int | None
+    curves: list[Curve]
+    train_metrics: dict | None
+    eval_cells: list[EvalCell]
+    timings: list[tuple[str, float | None]] = field(default_factory=list)
+
+
+def gather(paths: Paths, params_file: Path = Path("params.yaml"), config_dir: Path = Path("params"),
+           lock_file: Path = Path("dvc.lock")) -> ReportInputs:
+    params = yaml.safe_load(params_file.read_text(encoding="utf-8")) if params_file.exists() else None
+    defaults = identity.default_params(config_dir) if params is not None else None
+    stage_metrics = inputs.stage_metrics(paths.metrics)
+    train = inputs.read_json_or_none(paths.metrics / "train.json")
+    cells = inputs.eval_cells(paths.metrics, paths.eval)
+    return ReportInputs(
+        git_rev=identity.git_rev(),
+        experiment=identity.experiment_name(),
+        params_hash=identity.params_hash(params) if params is not None else None,
+        lock_outs=identity.lock_hashes(lock_file),
+        params_diff=identity.params_diff(params, defaults) if params is not None and defaults is not None else None,
+        stage_metrics=stage_metrics,
+        dedup_clusters=inputs.count_items(inputs.read_json_or_none(paths.dedup / "clusters.json"),
+                                          ("clusters", "n_clusters")),
+        contamination_hits=inputs.count_items(inputs.read_json_or_none(paths.dedup / "contamination.json"),
+                                              ("hits", "n_hits", "contaminated")),
+        curves=inputs.curves(paths.plots / "train"),
+        train_metrics=train,
+        eval_cells=cells,
+        timings=timings(paths.metrics, stage_metrics, train, cells),
+    )
+
+
+def timings(metrics_dir: Path, stage_metrics: dict, train: dict | None,
+            cells: list[EvalCell]) -> list[tuple[str, float | None]]:
+    """Wall seconds per stage, from the `seconds` key each stage writes into its metrics json."""
+    found = dict(stage_metrics)
+    found["train"] = train
+    found["model"] = inputs.read_json_or_none(metrics_dir / "model.json")
+    out = [(s, _seconds(found.get(s))) for s in TIMED_STAGES]
+    out += [(f"eval {c.model}-{c.bench}", _seconds(c.metrics)) for c in cells]
+    return out
+
+
+def _seconds(metrics: dict | None) -> float | None:
+    if not metrics:
+        return None
+    v = metrics.get("seconds")
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None

@@ -1,0 +1,77 @@
+"""Eval metrics json -> a flat table (for `dvc plots`) and base-vs-policy rows with deltas.
+
+A benchmark's metrics json names its scores; this module does not hard-code benchmark names.
+A score is a number under a score key (`accuracy`, `pass@k`, ...) at the top level or in a
+nested block such as `strict`/`flexible`; its confidence interval is the `ci_low`/`ci_high`
+beside it. When nested blocks exist they are the scores and the top-level copy is skipped.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from stages.report.inputs import EvalCell
+
+SCORE_KEY = re.compile(r"^(accuracy|pass@\d+|exact_match|score|mean_reward|win_rate)$")
+
+
+def scores(metrics: dict[str, Any]) -> list[tuple[str, float, float | None, float | None]]:
+    """[(metric, value, ci_low, ci_high)]; metric is `strict`, `flexible`, `pass@1`, ..."""
+    nested = [(k, v) for k, v in metrics.items() if isinstance(v, dict) and _block_scores(v)]
+    if nested:
+        out = []
+        for name, block in nested:
+            for key, value, lo, hi in _block_scores(block):
+                out.append((name if key == "accuracy" else f"{name}/{key}", value, lo, hi))
+        return out
+    return _block_scores(metrics)
+
+
+def _block_scores(block: dict[str, Any]) -> list[tuple[str, float, float | None, float | None]]:
+    keys = [k for k, v in block.items() if SCORE_KEY.match(str(k)) and _is_number(v)]
+    lo, hi = block.get("ci_low"), block.get("ci_high")
+    ci = (float(lo), float(hi)) if _is_number(lo) and _is_number(hi) else (None, None)
+    # One CI pair belongs to one score: the first key (metrics writers put the headline first).
+    return [(k, float(block[k]), *(ci if i == 0 else (None, None))) for i, k in enumerate(keys)]
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def flat_rows(cells: list[EvalCell]) -> list[dict[str, Any]]:
+    """reports/eval_table.json: one row per (model, bench, metric), the shape `dvc plots` reads."""
+    rows = []
+    for cell in cells:
+        for metric, value, lo, hi in scores(cell.metrics):
+            rows.append({"cell": f"{cell.bench}/{metric} ({cell.model})", "model": cell.model,
+                         "bench": cell.bench, "metric": metric, "value": value,
+                         "ci_low": lo, "ci_high": hi, "n": cell.metrics.get("n")})
+    return rows
+
+
+def comparison(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (bench, metric): base and policy side by side, delta = policy - base.
+
+    `overlap` says whether the two confidence intervals overlap, i.e. whether the delta could
+    be noise at the evaluated sample size.
+    """
+    by_key: dict[tuple[str, str], dict[str, dict]] = {}
+    for r in rows:
+        by_key.setdefault((r["bench"], r["metric"]), {})[r["model"]] = r
+    out = []
+    for (bench, metric), models in by_key.items():
+        base, policy = models.get("base"), models.get("policy")
+        delta = None
+        if base and policy and not (math.isnan(base["value"]) or math.isnan(policy["value"])):
+            delta = policy["value"] - base["value"]
+        out.append({"bench": bench, "metric": metric, "base": base, "policy": policy,
+                    "delta": delta, "overlap": _overlap(base, policy)})
+    return out
+
+
+def _overlap(a: dict | None, b: dict | None) -> bool | None:
+    if not a or not b or a["ci_low"] is None or b["ci_low"] is None:
+        return None
+    return a["ci_low"] <= b["ci_high"] and b["ci_low"] <= a["ci_high"]

@@ -1,0 +1,140 @@
+"""Read what the other stages left behind; a missing piece is `None` ("not run"), never a crash.
+
+Every reader takes explicit paths (from `params.paths`) so tests can point it at a fixture tree.
+A file that exists but cannot be parsed raises with the file named: that is a bug upstream,
+and hiding it behind "not run" would mislead the person reading the report.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DATA_STAGES = ("ingest", "clean", "dedup", "quality", "format")
+MODELS = ("base", "policy")
+
+
+@dataclass
+class Curve:
+    """One training curve: DVCLive's `<dir>/.../metrics/<name>.tsv` (columns step, <leaf>)."""
+    name: str                 # e.g. "train/loss", "reward/mean", "kl"
+    steps: list[float]
+    values: list[float]
+
+
+@dataclass
+class EvalCell:
+    """One (model, bench) eval cell: its metrics json and (optionally) its per-sample rows."""
+    model: str
+    bench: str
+    metrics: dict[str, Any]
+    samples: list[dict] = field(default_factory=list)
+
+
+def read_json_or_none(path: Path) -> Any:
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from e
+
+
+def stage_metrics(metrics_dir: Path, stages: tuple[str, ...] = DATA_STAGES) -> dict[str, dict | None]:
+    """`reports/metrics/<stage>.json` per data stage, in pipeline order."""
+    return {s: read_json_or_none(metrics_dir / f"{s}.json") for s in stages}
+
+
+def curves(plots_dir: Path) -> list[Curve]:
+    """Every DVCLive step curve under `plots_dir` (DVCLive puts them in `plots/metrics/`).
+
+    The curve's name is its path below the `metrics` folder without `.tsv`, which is the name
+    the trainer logged (`train/loss` -> `metrics/train/loss.tsv`).
+    """
+    if not plots_dir.exists():
+        return []
+    out = []
+    for path in sorted(plots_dir.rglob("*.tsv")):
+        rel = path.relative_to(plots_dir).with_suffix("")
+        parts = rel.parts
+        name = "/".join(parts[parts.index("metrics") + 1:]) if "metrics" in parts[:-1] else "/".join(parts)
+        out.append(_read_tsv(path, name))
+    return sorted((c for c in out if c.values), key=lambda c: (_curve_rank(c.name), c.name))
+
+
+def _curve_rank(name: str) -> int:
+    """Loss first, then reward, then KL, then everything else: what a reader looks at first."""
+    leaf = name.rsplit("/", 1)[-1]
+    for rank, words in enumerate((("loss",), ("reward", "rewards"), ("kl",))):
+        if leaf in words or any(w in name.split("/") for w in words):
+            return rank
+    return 3
+
+
+def _read_tsv(path: Path, name: str) -> Curve:
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    if not rows:
+        return Curve(name, [], [])
+    value_col = [c for c in rows[0] if c not in ("step", "timestamp")]
+    if "step" not in rows[0] or len(value_col) != 1:
+        raise ValueError(f"{path}: expected DVCLive columns 'step' and one value, got {list(rows[0])}")
+    try:
+        steps = [float(r["step"]) for r in rows]
+        values = [float(r[value_col[0]]) for r in rows]
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: non-numeric value ({e})") from e
+    return Curve(name, steps, values)
+
+
+def eval_cells(metrics_dir: Path, eval_dir: Path, benches: list[str] | None = None,
+               models: tuple[str, ...] = MODELS) -> list[EvalCell]:
+    """`reports/metrics/eval/<model>-<bench>.json` (+ `data/eval/<model>-<bench>/samples.jsonl`).
+
+    Benches default to whatever metrics files exist, so a new benchmark needs no edit here.
+    """
+    eval_metrics = metrics_dir / "eval"
+    if benches is None:
+        found = {p.stem.split("-", 1)[1] for p in eval_metrics.glob("*-*.json")
+                 if p.stem.split("-", 1)[0] in models}
+        benches = sorted(found)
+    cells = []
+    for bench in benches:
+        for model in models:
+            data = read_json_or_none(eval_metrics / f"{model}-{bench}.json")
+            if data is None:
+                continue
+            cells.append(EvalCell(model, bench, data, samples(eval_dir / f"{model}-{bench}" / "samples.jsonl")))
+    return cells
+
+
+def samples(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{i}: invalid JSON ({e.msg})") from e
+    return rows
+
+
+def count_items(obj: Any, keys: tuple[str, ...]) -> int | None:
+    """A count from a dedup artifact that may be a list, or a dict holding a list or a number."""
+    if obj is None:
+        return None
+    if isinstance(obj, list):
+        return len(obj)
+    if isinstance(obj, dict):
+        for k in keys:
+            if k in obj:
+                v = obj[k]
+                return len(v) if isinstance(v, (list, dict)) else int(v)
+        return len(obj)
+    raise ValueError(f"unexpected dedup artifact type {type(obj).__name__}")

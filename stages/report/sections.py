@@ -1,0 +1,206 @@
+"""ReportInputs -> Document: one function per section, each saying "not run" for a missing piece."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from stages.report import evaltable, figures
+from stages.report.collect import ReportInputs
+from stages.report.document import Cell, Code, Details, Document, Figure, Section, Table, Text
+from stages.report.identity import ABSENT
+
+NOT_RUN = Cell("not run", "muted")
+
+
+def build(r: ReportInputs, title: str, samples_per_cell: int) -> Document:
+    rows = evaltable.flat_rows(r.eval_cells)
+    subtitle = f"experiment `{r.experiment}` · git `{r.git_rev}` · params `{r.params_hash or 'unknown'}`"
+    return Document(title, subtitle, [
+        run_identity(r), params_changed(r), data_funnel(r), training(r),
+        evaluation(rows), sample_outputs(r, samples_per_cell), timings(r)])
+
+
+def fmt(v: Any, digits: int = 4) -> str:
+    """Numbers for people: thousands separators, 4 significant digits, NaN spelled out."""
+    if v is None:
+        return "—"
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, float) and math.isnan(v):
+        return "NaN"
+    if isinstance(v, int) or (abs(v) >= 1000 and float(v).is_integer()):
+        return f"{int(v):,}"
+    return f"{v:.{digits}g}"
+
+
+def run_identity(r: ReportInputs) -> Section:
+    blocks: list = [Table(["field", "value"], [["git rev", f"`{r.git_rev}`"], ["DVC experiment", f"`{r.experiment}`"],
+                                     ["params hash", f"`{r.params_hash or 'unknown (no params.yaml)'}`"]])]
+    outs = [o for o in r.lock_outs if not o["path"].startswith("reports")]
+    if outs:
+        blocks.append(Table(["stage", "data / model", "md5", "size", "files"],
+                            [[o["stage"], f"`{o['path']}`", f"`{o['md5'][:12]}`", _size(o["size"]),
+                              fmt(o["nfiles"])] for o in outs], [False, False, False, True, True]))
+    else:
+        blocks.append(Text("No dvc.lock yet: data and model hashes appear after `dvc repro`.", note=True))
+    return Section("Run identity", blocks)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "—"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def params_changed(r: ReportInputs) -> Section:
+    if r.params_diff is None:
+        return Section("Params", [Text("not run: no params.yaml (run `make params` or `dvc exp run`).", note=True)])
+    if not r.params_diff:
+        return Section("Params", [Text("Every param has its default value (params/config.yaml).")])
+    rows = [[f"`{d['key']}`", _param(d["default"]), _param(d["value"])] for d in r.params_diff]
+    return Section("Params", [Text(f"{len(rows)} params differ from the defaults composed from params/config.yaml:"),
+                              Table(["param", "default", "this run"], rows)])
+
+
+def _param(v: Any) -> str | Cell:
+    if v is ABSENT:
+        return Cell("(absent)", "muted")
+    text = fmt(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+    return f"`{text if len(text) <= 80 else text[:77] + '...'}`"
+
+
+def data_funnel(r: ReportInputs) -> Section:
+    rows, ran = [], {}
+    for stage, m in r.stage_metrics.items():
+        if not m:
+            rows.append([stage, NOT_RUN, "", "", ""])
+            continue
+        ran[stage] = m
+        rules = ", ".join(f"{k}: {fmt(v)}" for k, v in sorted((m.get("rejected_by_rule") or {}).items(),
+                                                               key=lambda kv: -kv[1])) or "—"
+        rows.append([stage, fmt(m.get("rows_in")), fmt(m.get("rows_kept")), fmt(m.get("rows_rejected")), rules])
+    blocks: list = [Table(["stage", "rows in", "kept", "rejected", "rejected by rule"], rows,
+                          [False, True, True, True, False])]
+    blocks.append(Text(f"Dedup clusters: **{_count(r.dedup_clusters)}** · "
+                       f"contamination hits (benchmark overlap): **{_count(r.contamination_hits)}**"))
+    if ran:
+        blocks.append(Figure("funnel", figures.funnel(ran), "Rows kept and rejected per data stage"))
+    return Section("Data", blocks)
+
+
+def _count(n: int | None) -> str:
+    return "not run" if n is None else fmt(n)
+
+
+def training(r: ReportInputs) -> Section:
+    if r.train_metrics is None and not r.curves:
+        return Section("Training", [Text("not run: no reports/metrics/train.json or training curves.", note=True)])
+    blocks: list = []
+    if r.train_metrics:
+        flat = _flat_numbers(r.train_metrics)
+        blocks.append(Table(["final metric", "value"], [[f"`{k}`", fmt(v)] for k, v in flat.items()],
+                            [False, True]))
+    if r.curves:
+        summary = [[c.name, fmt(len(c.values)), fmt(c.values[0]), fmt(c.values[-1]), fmt(min(c.values)),
+                    fmt(max(c.values))] for c in r.curves]
+        blocks.append(Table(["curve", "points", "first", "last", "min", "max"], summary,
+                            [False] + [True] * 5))
+        blocks.append(Figure("training", figures.training_curves(r.curves),
+                             "Training curves per step (DVCLive)"))
+    else:
+        blocks.append(Text("No training curves (reports/plots/train) were written.", note=True))
+    return Section("Training", blocks)
+
+
+def _flat_numbers(d: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flat_numbers(v, key + "."))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[key] = v
+    return out
+
+
+def evaluation(rows: list[dict]) -> Section:
+    if not rows:
+        return Section("Evaluation", [Text("not run: no reports/metrics/eval/<model>-<bench>.json.", note=True)])
+    comp = evaltable.comparison(rows)
+    table = [[c["bench"], c["metric"], _score(c["base"]), _score(c["policy"]), _delta(c["delta"]),
+              _overlap(c["overlap"]), fmt((c["policy"] or c["base"])["n"])] for c in comp]
+    return Section("Evaluation", [
+        Table(["benchmark", "metric", "base [95% CI]", "policy [95% CI]", "Δ policy − base", "CIs", "n"],
+              table, [False, False, True, True, True, False, True]),
+        Figure("eval", figures.eval_bars(comp), "Base vs policy per benchmark (error bars: 95% CI)"),
+    ])
+
+
+def _score(r: dict | None) -> str | Cell:
+    if r is None:
+        return NOT_RUN
+    ci = f" [{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if r["ci_low"] is not None else ""
+    return ("NaN" if math.isnan(r["value"]) else f"{r['value']:.3f}") + ci
+
+
+def _delta(d: float | None) -> str | Cell:
+    if d is None:
+        return "—"
+    return Cell(f"{d:+.3f}", "good" if d > 0 else "bad" if d < 0 else None)
+
+
+def _overlap(o: bool | None) -> str:
+    return {True: "overlap", False: "disjoint", None: "—"}[o]
+
+
+def sample_outputs(r: ReportInputs, per_cell: int) -> Section:
+    cells = [c for c in r.eval_cells if c.samples]
+    if not cells:
+        return Section("Sample outputs", [Text("not run: no data/eval/<model>-<bench>/samples.jsonl.", note=True)])
+    blocks: list = []
+    for c in cells:
+        chosen = pick_samples(c.samples, per_cell)
+        n_ok = sum(bool(s.get("correct")) for s in c.samples)
+        inner: list = []
+        for s in chosen:
+            mark = "✅ correct" if s.get("correct") else "❌ wrong"
+            inner.append(Text(f"**{mark}** · extracted `{_short(s.get('extracted'), 60)}` · "
+                              f"gold `{_short(s.get('gold'), 60)}`"))
+            inner.append(Code(f"PROMPT:\n{_short(_prompt_text(s.get('prompt')), 500)}\n\n"
+                              f"OUTPUT:\n{_short(s.get('output'), 700)}"))
+        blocks.append(Details(f"{c.model} · {c.bench} — {n_ok} of {len(c.samples)} correct; "
+                              f"{len(chosen)} shown", inner))
+    return Section("Sample outputs", blocks)
+
+
+def pick_samples(samples: list[dict], k: int) -> list[dict]:
+    """Up to k samples, half correct and half wrong where both exist, in file order."""
+    ok = [s for s in samples if s.get("correct")]
+    bad = [s for s in samples if not s.get("correct")]
+    n_ok = min(len(ok), max(k - len(bad), (k + 1) // 2))
+    return ok[:n_ok] + bad[:k - n_ok]
+
+
+def _prompt_text(p: Any) -> str:
+    """Prompts are text or chat messages; show the last user turn."""
+    if isinstance(p, list):
+        users = [m.get("content", "") for m in p if isinstance(m, dict) and m.get("role") == "user"]
+        return users[-1] if users else str(p)
+    return "" if p is None else str(p)
+
+
+def _short(v: Any, n: int) -> str:
+    s = "" if v is None else str(v)
+    return s if len(s) <= n else s[:n - 1] + "…"
+
+
+def timings(r: ReportInputs) -> Section:
+    rows = [[stage, f"{s:,.1f}" if s is not None else Cell("not recorded", "muted")] for stage, s in r.timings]
+    total = sum(s for _, s in r.timings if s is not None)
+    rows.append(["**total (recorded)**", f"**{total:,.1f}**"])
+    return Section("Timings", [Table(["stage", "seconds"], rows, [False, True]),
+                               Text("Each stage writes its wall time as `seconds` in its metrics json.", note=True)])
