@@ -35,6 +35,7 @@ class ReportInputs:
     params_hash: str | None
     lock_outs: list[dict]
     params_diff: list[dict] | None          # None: params.yaml or params/ missing
+    params_note: str | None                 # why params_diff is None
     stage_metrics: dict[str, dict | None]
     dedup_clusters: int | None
     contamination_hits: int | None
@@ -47,7 +48,7 @@ class ReportInputs:
 def gather(paths: Paths, params_file: Path = Path("params.yaml"), config_dir: Path = Path("params"),
            lock_file: Path = Path("dvc.lock")) -> ReportInputs:
     params = yaml.safe_load(params_file.read_text(encoding="utf-8")) if params_file.exists() else None
-    defaults = identity.default_params(config_dir) if params is not None else None
+    defaults, params_note = _defaults(config_dir) if params is not None else (None, f"no {params_file}")
     stage_metrics = inputs.stage_metrics(paths.metrics)
     train = inputs.read_json_or_none(paths.metrics / "train.json")
     cells = inputs.eval_cells(paths.metrics, paths.eval)
@@ -56,7 +57,8 @@ def gather(paths: Paths, params_file: Path = Path("params.yaml"), config_dir: Pa
         experiment=identity.experiment_name(),
         params_hash=identity.params_hash(params) if params is not None else None,
         lock_outs=identity.lock_hashes(lock_file),
-        params_diff=identity.params_diff(params, defaults) if params is not None and defaults is not None else None,
+        params_diff=identity.params_diff(params, defaults) if defaults is not None else None,
+        params_note=params_note,
         stage_metrics=stage_metrics,
         dedup_clusters=inputs.count_items(inputs.read_json_or_none(paths.dedup / "clusters.json"),
                                           ("clusters", "n_clusters")),
@@ -67,6 +69,15 @@ def gather(paths: Paths, params_file: Path = Path("params.yaml"), config_dir: Pa
         eval_cells=cells,
         timings=timings(paths.metrics, stage_metrics, train, cells),
     )
+
+
+def _defaults(config_dir: Path) -> tuple[dict | None, str | None]:
+    """The composed defaults, or why they could not be composed (shown in the report)."""
+    try:
+        defaults = identity.default_params(config_dir)
+    except Exception as e:  # a broken params/ tree must not hide the rest of the report
+        return None, f"could not compose the defaults from {config_dir}/: {str(e).splitlines()[0]}"
+    return (defaults, None) if defaults is not None else (None, f"no {config_dir}/config.yaml")
 
 
 def timings(metrics_dir: Path, stage_metrics: dict, train: dict | None,

@@ -58,7 +58,8 @@ def _size(n: int | None) -> str:
 
 def params_changed(r: ReportInputs) -> Section:
     if r.params_diff is None:
-        return Section("Params", [Text("not run: no params.yaml (run `make params` or `dvc exp run`).", note=True)])
+        return Section("Params", [Text(f"not run: {r.params_note} (`make params` or `dvc exp run` writes "
+                                       "params.yaml from params/).", note=True)])
     if not r.params_diff:
         return Section("Params", [Text("Every param has its default value (params/config.yaml).")])
     rows = [[f"`{d['key']}`", _param(d["default"]), _param(d["value"])] for d in r.params_diff]

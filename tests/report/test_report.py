@@ -1,0 +1,173 @@
+"""The report stage on a fixture workspace: every section present, with the fixture's numbers."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from report_fixtures import CURVES, EVAL, FUNNEL, TRAIN
+
+SECTIONS = ["Run identity", "Params", "Data", "Training", "Evaluation", "Sample outputs", "Timings"]
+
+
+def run_report(root: Path, monkeypatch) -> dict[str, Path]:
+    from stages.report.__main__ import main
+
+    monkeypatch.chdir(root)
+    main()
+    return {"md": root / "reports/report.md", "html": root / "reports/report.html",
+            "table": root / "reports/eval_table.json", "figures": root / "reports/figures"}
+
+
+def section(md: str, title: str) -> str:
+    """The markdown between `## title` and the next `## `."""
+    m = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", md, flags=re.S | re.M)
+    assert m, f"section {title!r} missing"
+    return m.group(1)
+
+
+def tables(text: str) -> list[list[list[str]]]:
+    """Every markdown table in `text` as rows of cells (header first, rule line dropped)."""
+    out, current = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            if not all(re.fullmatch(r":?-+:?", c) for c in cells):
+                current.append(cells)
+        elif current:
+            out.append(current)
+            current = []
+    return out
+
+
+@pytest.fixture
+def rendered(report_workspace, monkeypatch):
+    paths = run_report(report_workspace, monkeypatch)
+    return report_workspace, paths, paths["md"].read_text(encoding="utf-8")
+
+
+def test_every_section_in_order(rendered):
+    _, _, md = rendered
+    positions = [md.index(f"\n## {t}\n") for t in SECTIONS]
+    assert positions == sorted(positions)
+    assert "not run" not in md.replace("contamination", "")  # every input was present
+
+
+def test_identity_names_params_hash_and_lock_outs(rendered):
+    root, _, md = rendered
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    expected = hashlib.sha256(json.dumps(params, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
+    ident, lock = tables(section(md, "Run identity"))
+    assert ["params hash", f"`{expected}`"] in ident
+    assert ["model", "`models/base`", "`0123456789ab`", "5.1 MiB", "6"] in lock
+    assert not any("reports/metrics" in row[1] for row in lock)      # metrics files are not data
+
+
+def test_params_shows_what_differs_from_defaults(rendered):
+    _, _, md = rendered
+    [rows] = tables(section(md, "Params"))
+    assert rows[1:] == [["`train.algo`", "`sft`", "`dpo`"], ["`train.beta`", "_(absent)_", "`0.1`"],
+                        ["`train.lr`", "`2e-05`", "`5e-07`"], ["`train.max_steps`", "`100`", "`6`"]]
+
+
+def test_data_funnel_counts_per_stage_and_rule(rendered):
+    _, _, md = rendered
+    body = section(md, "Data")
+    [rows] = tables(body)
+    for row, (stage, (rows_in, rules)) in zip(rows[1:], FUNNEL.items()):
+        rejected = sum(rules.values())
+        assert row[:4] == [stage, str(rows_in), str(rows_in - rejected), str(rejected)]
+        for rule, n in rules.items():
+            assert f"{rule}: {n}" in row[4]
+    assert "Dedup clusters: **2**" in body and "contamination hits (benchmark overlap): **2**" in body
+    assert "](figures/funnel.png)" in body
+
+
+def test_training_curves_and_final_metrics(rendered):
+    _, _, md = rendered
+    final, curves = tables(section(md, "Training"))
+    assert ["`final_loss`", "1.2"] in final and ["`seconds`", "95.25"] in final
+    names = [r[0] for r in curves[1:]]
+    assert names[0] == "train/loss" and set(names) == set(CURVES)
+    loss = curves[1]
+    assert loss[1:4] == [str(len(CURVES["train/loss"])), "2.5", "1.2"]
+
+
+def test_eval_table_base_vs_policy_with_deltas(rendered):
+    root, paths, md = rendered
+    [rows] = tables(section(md, "Evaluation"))
+    got = {(r[0], r[1]): r for r in rows[1:]}
+    assert set(got) == {("gsm8k", "strict"), ("gsm8k", "flexible"), ("humaneval", "pass@1")}
+    for (bench, metric), row in got.items():
+        key = "pass@1" if metric == "pass@1" else "accuracy"
+        base, policy = (EVAL[(m, bench)] if metric == "pass@1" else EVAL[(m, bench)][metric] for m in ("base", "policy"))
+        assert row[2] == f"{base[key]:.3f} [{base['ci_low']:.3f}, {base['ci_high']:.3f}]"
+        assert row[3] == f"{policy[key]:.3f} [{policy['ci_low']:.3f}, {policy['ci_high']:.3f}]"
+        assert row[4].endswith(f"{policy[key] - base[key]:+.3f}")
+    assert got[("gsm8k", "strict")][4].startswith("🟢") and got[("humaneval", "pass@1")][4].startswith("🔴")
+    flat = json.loads(paths["table"].read_text())
+    assert len(flat) == 6
+    assert {"cell", "model", "bench", "metric", "value", "ci_low", "ci_high"} <= set(flat[0])
+    assert {(r["model"], r["bench"], r["metric"], r["value"]) for r in flat} >= {
+        ("policy", "gsm8k", "flexible", 0.625), ("base", "humaneval", "pass@1", 0.25)}
+
+
+def test_samples_show_correct_and_wrong(rendered):
+    _, _, md = rendered
+    body = section(md, "Sample outputs")
+    assert "policy · gsm8k — 4 of 8 correct; 3 shown" in body
+    assert "base · humaneval — 1 of 4 correct; 3 shown" in body
+    policy = body.split("policy · gsm8k")[1].split("</details>")[0]
+    assert policy.count("✅ correct") == 2 and policy.count("❌ wrong") == 1
+
+
+def test_timings_total_is_the_sum(rendered):
+    _, _, md = rendered
+    [rows] = tables(section(md, "Timings"))
+    total = sum(1.5 for _ in FUNNEL) + TRAIN["seconds"] + sum(m["seconds"] for m in EVAL.values())
+    assert rows[-1] == ["**total (recorded)**", f"**{total:,.1f}**"]
+    assert ["model", "_not recorded_"] in rows
+
+
+def test_figures_written_and_html_self_contained(rendered):
+    _, paths, md = rendered
+    pngs = sorted(p.name for p in paths["figures"].iterdir())
+    assert pngs == ["eval.png", "funnel.png", "training.png"]
+    for p in paths["figures"].iterdir():
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
+        assert f"](figures/{p.name})" in md
+    html = paths["html"].read_text(encoding="utf-8")
+    assert html.count('src="data:image/png;base64,') == 3
+    assert not re.search(r'(src|href)="(https?:)?//', html)        # nothing fetched from the network
+    for title in SECTIONS:
+        assert f">{title}</h2>" in html
+    assert "+0.375" in html and 'class="num good"' in html
+
+
+def test_empty_workspace_says_not_run(tmp_path, monkeypatch):
+    """Only params.yaml: every section renders and says what did not run."""
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({
+        "seed": 0, "track": {"mode": "disabled"}, "report": {"samples_per_cell": 2, "title": "t"},
+        "paths": {"metrics": "reports/metrics", "plots": "reports/plots", "eval": "data/eval",
+                  "dedup": "data/dedup", "report": "reports"}}))
+    paths = run_report(tmp_path, monkeypatch)
+    md = paths["md"].read_text()
+    for title in SECTIONS:
+        section(md, title)
+    assert "no params/config.yaml" in section(md, "Params")
+    assert section(md, "Data").count("_not run_") == len(FUNNEL)
+    for title in ("Training", "Evaluation", "Sample outputs"):
+        assert "not run" in section(md, title)
+    assert json.loads(paths["table"].read_text()) == []
+    assert not list(paths["figures"].iterdir())
+
+
+def test_unparseable_metrics_name_the_file(report_workspace, monkeypatch):
+    bad = report_workspace / "reports/metrics/clean.json"
+    bad.write_text('{"rows_in": 3,,}')
+    with pytest.raises(ValueError, match=r"reports/metrics/clean.json: invalid JSON at line 1"):
+        run_report(report_workspace, monkeypatch)

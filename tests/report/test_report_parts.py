@@ -1,0 +1,89 @@
+"""The report's pieces: score extraction, deltas, DVCLive curves, sample choice, escaping, screenshot."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from stages.report import evaltable, inputs, markdown
+from stages.report.document import Code, Document, Section, Table
+from stages.report.inputs import EvalCell
+from stages.report.sections import fmt, pick_samples
+
+
+def test_scores_prefer_nested_blocks_with_their_own_ci():
+    m = {"n": 8, "accuracy": 0.5, "ci_low": 0.2, "ci_high": 0.8, "seconds": 3.0,
+         "strict": {"accuracy": 0.5, "ci_low": 0.2, "ci_high": 0.8},
+         "flexible": {"accuracy": 0.75, "ci_low": 0.4, "ci_high": 0.9}}
+    assert evaltable.scores(m) == [("strict", 0.5, 0.2, 0.8), ("flexible", 0.75, 0.4, 0.9)]
+
+
+def test_scores_top_level_pass_at_k_and_ignored_counts():
+    m = {"n": 4, "pass@1": 0.25, "ci_low": 0.05, "ci_high": 0.7, "pass@10": 0.5, "seconds": 9, "n_correct": 1}
+    assert evaltable.scores(m) == [("pass@1", 0.25, 0.05, 0.7), ("pass@10", 0.5, None, None)]
+
+
+def test_comparison_delta_overlap_and_missing_side():
+    cells = [EvalCell("base", "gsm8k", {"accuracy": 0.1, "ci_low": 0.0, "ci_high": 0.2, "n": 50}),
+             EvalCell("policy", "gsm8k", {"accuracy": 0.6, "ci_low": 0.45, "ci_high": 0.73, "n": 50}),
+             EvalCell("base", "math500", {"accuracy": float("nan"), "n": 0}),
+             EvalCell("policy", "math500", {"accuracy": 0.2, "n": 5}),
+             EvalCell("base", "humaneval", {"pass@1": 0.3, "n": 4})]
+    comp = {c["bench"]: c for c in evaltable.comparison(evaltable.flat_rows(cells))}
+    assert comp["gsm8k"]["delta"] == pytest.approx(0.5) and comp["gsm8k"]["overlap"] is False
+    assert comp["math500"]["delta"] is None                     # NaN on one side: no delta
+    assert comp["humaneval"]["policy"] is None and comp["humaneval"]["delta"] is None
+
+
+def test_curves_follow_dvclive_layout(tmp_path, monkeypatch):
+    from dvclive import Live
+
+    monkeypatch.chdir(tmp_path)
+    with Live(dir="plots_root", dvcyaml=None, save_dvc_exp=False, report=None) as live:
+        for step, (loss, kl, reward) in enumerate([(3.0, 0.0, -1.0), (2.0, 0.1, 0.0), (1.5, 0.2, 0.5)]):
+            live.step = step
+            live.log_metric("actor/entropy", 1.0)
+            live.log_metric("kl", kl)
+            live.log_metric("reward/mean", reward)
+            live.log_metric("train/loss", loss)
+    curves = inputs.curves(tmp_path / "plots_root")
+    assert [c.name for c in curves] == ["train/loss", "reward/mean", "kl", "actor/entropy"]
+    assert curves[0].steps == [0, 1, 2] and curves[0].values == [3.0, 2.0, 1.5]
+    assert inputs.curves(tmp_path / "absent") == []
+
+
+def test_bad_curve_file_names_the_file(tmp_path):
+    bad = tmp_path / "plots" / "metrics" / "loss.tsv"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("step\tloss\n0\tnot-a-number\n")
+    with pytest.raises(ValueError, match=r"loss.tsv: non-numeric value"):
+        inputs.curves(tmp_path / "plots")
+
+
+def test_pick_samples_mixes_correct_and_wrong():
+    rows = [{"correct": c, "i": i} for i, c in enumerate([True, True, True, False, True, False])]
+    assert [s["i"] for s in pick_samples(rows, 3)] == [0, 1, 3]
+    assert [s["i"] for s in pick_samples(rows, 4)] == [0, 1, 3, 5]
+    assert [s["i"] for s in pick_samples(rows[:3], 2)] == [0, 1]                 # no wrong ones
+    assert [s["i"] for s in pick_samples([{"correct": False, "i": 9}], 3)] == [9]
+
+
+def test_markdown_survives_pipes_newlines_and_backticks():
+    doc = Document("t", "s", [Section("S", [Table(["a", "b"], [["x | y", "line1\nline2"]]),
+                                           Code("```python\nprint(1)\n```")])])
+    md = markdown.render(doc)
+    assert "| x \\| y | line1<br>line2 |" in md
+    assert "````text\n```python" in md and md.rstrip().endswith("````")
+
+
+def test_fmt_numbers_for_people():
+    assert [fmt(None), fmt(float("nan")), fmt(12345), fmt(0.123456), fmt(2e-5), fmt(True)] == \
+        ["—", "NaN", "12,345", "0.1235", "2e-05", "True"]
+    assert math.isnan(float("nan"))
+
+
+def test_count_items_accepts_lists_and_dicts():
+    assert inputs.count_items([1, 2, 3], ("clusters",)) == 3
+    assert inputs.count_items({"clusters": [[1, 2]], "threshold": 0.8}, ("clusters",)) == 1
+    assert inputs.count_items({"n_hits": 7}, ("hits", "n_hits")) == 7
+    assert inputs.count_items(None, ("x",)) is None
