@@ -10,9 +10,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "data", "models", "checkpoints", "wandb_runs",
-                                     "__pycache__", ".pytest_cache", ".hypothesis", "dvc.lock",
-                                     "bench", "tests", "*.egg-info", ".gl", ".whl")
+TOP_LEVEL_SKIP = {".venv", ".git", "data", "models", "checkpoints", "wandb_runs", ".pytest_cache",
+                  ".hypothesis", "dvc.lock", "bench", "tests", ".gl", ".whl", "reports"}
+
+
+def COPY_IGNORE(src: str, names: list[str]) -> set[str]:
+    """Skip the workspace's own outputs at the top level, caches everywhere."""
+    skip = {n for n in names if n == "__pycache__" or n.endswith(".egg-info")}
+    if Path(src) == REPO / ".dvc":
+        skip |= {"cache", "tmp"} & set(names)
+    return skip | (TOP_LEVEL_SKIP & set(names) if Path(src) == REPO else set())
 CANARIES = {"WANDB_API_KEY": "wandbcanary0123456789abcdef0123456789abcd", "HF_TOKEN": "hf_canaryTOKENvalue42"}
 
 
