@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from stages.common.rejects import reject
 from stages.data.sources import CANONICAL, READERS, Ingested, SourceError
-
-HASH_ANSWER = re.compile(r"####\s*(\-?[0-9\.\,\$]+)")
+from stages.eval.extract import gsm8k_strict, normalize_number
 
 
 def _lookup(record: dict, dotted: str) -> tuple[bool, Any]:
@@ -29,9 +27,10 @@ def _as_text(value: Any) -> str | None:
 
 
 def hash_answer(response: str | None) -> str | None:
-    """The `#### N` final answer of a GSM8K-style solution, commas and `$` removed."""
-    m = HASH_ANSWER.search(response or "")
-    return m.group(1).replace(",", "").replace("$", "").rstrip(".") if m else None
+    """The `#### N` final answer of a GSM8K-style solution: the eval's strict extractor, so
+    ground truth, rewards and scores agree on what the answer is."""
+    raw = gsm8k_strict(response or "")
+    return normalize_number(raw) if raw is not None else None
 
 
 def map_record(record: Any, fields: dict[str, str]) -> tuple[dict | None, tuple[str, str] | None]:
