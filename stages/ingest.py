@@ -1,10 +1,9 @@
 """Sources -> one canonical parquet per source.   dvc exp run -S data=gsm8k"""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from stages.common import io, params, rejects, tracking
+from stages.common import cli, io, params, rejects, tracking
 from stages.data.canonical import ingest_source
 from stages.data.sources import SourceError
 
@@ -32,14 +31,11 @@ def main() -> None:
     data = params.to_dict(cfg.data)
     config = {"sources": data["sources"], "on_bad_row": data["on_bad_row"]}
     with tracking.stage_run("ingest", config=config, track=cfg.track) as tr:
-        try:
-            metrics = run(data["sources"], data["on_bad_row"], Path(cfg.paths.raw))
-        except SourceError as e:
-            sys.exit(f"ingest: {e}")
+        metrics = run(data["sources"], data["on_bad_row"], Path(cfg.paths.raw))
         io.write_json(metrics, Path(cfg.paths.metrics) / "ingest.json")
         tr.summary(metrics)
     print(f"ingest: {metrics['rows_kept']} rows kept, {metrics['rows_rejected']} quarantined")
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, "ingest")

@@ -30,7 +30,7 @@ def _last_line(res) -> str:
 def test_missing_source_file(ws):
     res = _ingest_with(ws, {"name": "x", "kind": "file", "path": "in/missing.jsonl"})
     assert res.returncode != 0
-    assert _last_line(res) == "ingest: in/missing.jsonl: source file not found"
+    assert _last_line(res) == "ingest: error: in/missing.jsonl: source file not found"
 
 
 def test_malformed_jsonl_line_in_error_mode(ws):
@@ -38,7 +38,7 @@ def test_malformed_jsonl_line_in_error_mode(ws):
     (ws / "in/bad.jsonl").write_text(json.dumps({"q": "a"}) + "\n{broken\n")
     res = _ingest_with(ws, {"name": "x", "kind": "file", "path": "in/bad.jsonl", "fields": {"prompt": "q"}}, "error")
     assert res.returncode != 0
-    assert _last_line(res).startswith("ingest: in/bad.jsonl, line 2: bad_json: ")
+    assert _last_line(res).startswith("ingest: error: in/bad.jsonl, line 2: bad_json: ")
 
 
 def test_unmapped_field(ws):
