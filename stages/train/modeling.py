@@ -47,7 +47,7 @@ def load_base(base_dir: Path, for_generation: bool = False):
     return model, tok
 
 
-def lora_config(cfg: Any):
+def lora_config(cfg: Any, task_type: str = "CAUSAL_LM"):
     """A peft LoraConfig from `train.lora`, or None when `train.peft=none`."""
     if cfg.peft != "lora":
         return None
@@ -55,7 +55,7 @@ def lora_config(cfg: Any):
 
     lora = cfg.lora
     return LoraConfig(r=int(lora.r), lora_alpha=int(lora.alpha), lora_dropout=float(lora.dropout),
-                      target_modules=params.to_dict(lora.target_modules), task_type="CAUSAL_LM")
+                      target_modules=params.to_dict(lora.target_modules), task_type=task_type)
 
 
 def wrap(model, cfg: Any):
@@ -75,8 +75,12 @@ def unwrap_merged(model):
     return model
 
 
-def save_policy(model, tokenizer, policy_dir: Path, config: dict) -> None:
-    """Atomically write the policy dir (merged weights, tokenizer, the config that made it)."""
+REWARD_MODEL_SUBDIR = "reward_model"
+
+
+def save_policy(model, tokenizer, policy_dir: Path, config: dict, reward_model=None) -> None:
+    """Atomically write the policy dir (merged weights, tokenizer, the config that made it).
+    A trained reward model, if given, goes to `<policy_dir>/reward_model/` (same tokenizer)."""
     model = unwrap_merged(model)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -84,3 +88,6 @@ def save_policy(model, tokenizer, policy_dir: Path, config: dict) -> None:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         io.write_json(config, Path(tmp) / "lmforge_train.json")
+        if reward_model is not None:
+            unwrap_merged(reward_model).save_pretrained(Path(tmp) / REWARD_MODEL_SUBDIR)
+            tokenizer.save_pretrained(Path(tmp) / REWARD_MODEL_SUBDIR)

@@ -1,0 +1,58 @@
+"""Workspaces for running the real train stage (`python -m stages.train`) on toy data."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).parent))   # train_toy helpers
+
+
+def compose_params(overrides: list[str]):
+    """params.yaml content exactly as `dvc exp run -S train=<algo> -S profile=smoke` composes it
+    (eval removed: the train stage never reads it)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(REPO / "params"), version_base=None):
+        cfg = compose(config_name="config", overrides=["profile=smoke", "~eval", *overrides])
+    cfg.track.mode = "disabled"
+    return OmegaConf.to_container(cfg, resolve=False)
+
+
+def make_workspace(root: Path, model_dir: Path, overrides: list[str], write_data=None) -> Path:
+    """A temp workspace: params.yaml, models/base (a copy of `model_dir`), toy format data."""
+    from omegaconf import OmegaConf
+
+    import train_toy
+
+    root.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(OmegaConf.create(compose_params(overrides)), root / "params.yaml")
+    shutil.copytree(model_dir, root / "models" / "base")
+    (write_data or train_toy.write_format_dir)(root / "data" / "format")
+    return root
+
+
+def stage_env() -> dict:
+    return {**os.environ, "PYTHONPATH": str(REPO), "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "2",
+            "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRL_EXPERIMENTAL_SILENCE": "1"}
+
+
+def run_stage(ws: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "stages.train"], cwd=ws, env=stage_env(),
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"stages.train failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture
+def workspace(tmp_path, tiny_model_dir):
+    def make(overrides: list[str], write_data=None) -> Path:
+        return make_workspace(tmp_path / "ws", tiny_model_dir, overrides, write_data)
+    return make
