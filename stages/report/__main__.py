@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from stages.common import params, tracking
+from stages.common import cli, params, tracking
 from stages.report import collect, evaltable, render, sections
 
 
@@ -30,4 +30,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, "report")
