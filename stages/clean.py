@@ -1,0 +1,38 @@
+"""Clean: validate rows, normalise text, filter by the profile of `data.kind`, redact PII.
+
+    dvc exp run -S data.clean.profiles.instruct.length.max_words=2000
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from stages.common import io, params, rejects, tracking
+from stages.data import clean, rows, text
+
+
+def run(raw_dir: Path, out_dir: Path, kind: str, cfg: dict) -> dict:
+    profiles = cfg["profiles"]
+    if kind not in profiles:
+        raise KeyError(f"data.kind={kind!r} has no clean profile; valid: {sorted(profiles)}")
+    fields = text.check_fields(cfg["fields"], "data.clean.fields")
+    profile = clean.check_profile(profiles[kind], f"data.clean.profiles.{kind}")
+    df = rows.read_raw(raw_dir)
+    kept, rejected, counts = clean.run(df, profile, fields)
+    metrics = rejects.funnel(df.height, kept, rejected, pii=clean.pii_counts(counts), transforms=counts)
+    rows.write_stage(out_dir, kept, rejected)
+    return metrics
+
+
+def main() -> None:
+    cfg = params.load()
+    config = {"kind": cfg.data.kind, "clean": params.to_dict(cfg.data.clean)}
+    with tracking.stage_run("clean", config=config, track=cfg.track) as tr:
+        metrics = run(Path(cfg.paths.raw), Path(cfg.paths.clean), config["kind"], config["clean"])
+        io.write_json(metrics, Path(cfg.paths.metrics) / "clean.json")
+        tr.summary(metrics)
+    print(f"clean: {metrics['rows_kept']} kept, {metrics['rows_rejected']} rejected "
+          f"{metrics['rejected_by_rule']}; pii {metrics['pii']}")
+
+
+if __name__ == "__main__":
+    main()

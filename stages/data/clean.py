@@ -1,0 +1,85 @@
+"""The clean stage's library: validate rows, then apply the ordered rules of the active profile.
+
+`run` is pure (frames in, frames out). A row is rejected by the first filter that fails on any
+of its text fields (`rule` = `<rule>/<reason>`, `detail` names the field and the value); the
+rejected record is the row as it came in, before any transform.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+
+from stages.common import rejects
+from stages.data import text
+from stages.data.rules import RULES
+
+STAGE = "clean"
+
+
+def check_profile(profile: dict, where: str) -> dict:
+    """Every rule name must exist (the error lists the valid ones); None turns a rule off."""
+    for name in profile:
+        RULES.get(name)
+    return {k: dict(v) for k, v in profile.items() if v is not None}
+
+
+def validate(df: pl.DataFrame, fields: list[str]) -> tuple[np.ndarray, list]:
+    """Malformed rows: no id, repeated id, no source, no text at all -> (reason per row or None)."""
+    has_text = pl.any_horizontal([pl.col(f).fill_null("").str.strip_chars().str.len_chars() > 0
+                                  for f in text.TEXT_FIELDS])
+    f = df.select(
+        no_id=pl.col("id").fill_null("").str.strip_chars() == "",
+        dup_id=pl.col("id").is_duplicated() & ~pl.col("id").is_first_distinct(),
+        no_source=pl.col("source").fill_null("").str.strip_chars() == "",
+        no_text=~has_text)
+    reasons = [None] * df.height
+    for col, why in (("no_text", "empty_text"), ("no_source", "missing_source"),
+                     ("dup_id", "duplicate_id"), ("no_id", "missing_id")):
+        for i in f[col].arg_true().to_list():
+            reasons[i] = why
+    return np.array([r is None for r in reasons]), reasons
+
+
+def run(df: pl.DataFrame, profile: dict, fields: list[str]) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    """Rows -> (kept rows, rejected rows, {rule: counts of what transforms changed})."""
+    df = text.sort_rows(df)
+    alive, reasons = validate(df, fields)
+    rule_of = [f"malformed/{r}" if r else None for r in reasons]
+    detail_of = [f"{r.replace('_', ' ')}" if r else None for r in reasons]
+    work = {f: df[f] for f in fields}
+    counts: dict[str, dict] = {}
+    for name, kw in profile.items():
+        kw = dict(kw)
+        rule = RULES.get(name)
+        for f in kw.pop("fields", fields):
+            idx = np.flatnonzero(alive & work[f].is_not_null().to_numpy())
+            if len(idx) == 0:
+                continue
+            res = rule.fn(work[f].gather(idx), **kw)
+            if rule.transform:
+                work[f] = work[f].scatter(idx, res.text)
+                c = counts.setdefault(name, {})
+                for k, v in res.counts.items():
+                    c[k] = c.get(k, 0) + v
+                continue
+            failed = res.reason.is_not_null().to_numpy()
+            for j, why, det in zip(idx[failed], res.reason.filter(failed), res.detail.filter(failed)):
+                alive[j] = False
+                rule_of[j], detail_of[j] = f"{name}/{why}", f"{f}: {det}"
+    cleaned = df.with_columns(**work)
+    kept = cleaned.filter(pl.Series(alive))
+    gone = np.flatnonzero(~alive)
+    bad = df[gone]
+    rejected = pl.DataFrame({
+        "id": bad["id"], "source": bad["source"], "stage": [STAGE] * len(gone),
+        "rule": [rule_of[i] for i in gone], "detail": [detail_of[i] for i in gone],
+        "record": [json.dumps(r, ensure_ascii=False) for r in bad.iter_rows(named=True)],
+    }, schema=rejects.REJECT_SCHEMA)
+    return kept, rejected, counts
+
+
+def pii_counts(counts: dict) -> dict:
+    """The per-kind PII matches from the transform counts (for reports/metrics/clean.json)."""
+    return {k: v for k, v in counts.get("pii", {}).items() if not k.endswith("_rows")}

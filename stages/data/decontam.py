@@ -1,0 +1,126 @@
+"""Decontamination: drop training rows that share a word n-gram with a benchmark test item.
+
+13-grams after normalisation, as lm-eval-harness, Qwen2.5-Math and FineMath do. A test item
+shorter than n words is matched as a whole when it has at least `min_item_words` words (shorter
+ones would match common phrases and are counted as skipped). Each hit reports the benchmark,
+the item id and the matching n-gram, so a dropped row can be traced to the item it leaked.
+"""
+from __future__ import annotations
+
+import gzip
+import importlib.resources
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from stages.common.shared import shared_datasets
+from stages.data import ngrams, text
+
+
+@dataclass
+class Benchmark:
+    name: str
+    items: list[tuple[str, str]]   # (item id, text)
+
+
+def resolve(path: str) -> Path:
+    """`pkg:<package>/<file>` (package data), absolute, or relative to the shared datasets."""
+    if path.startswith("pkg:"):
+        pkg, _, rel = path[4:].partition("/")
+        try:
+            return Path(str(importlib.resources.files(pkg).joinpath(rel)))
+        except ModuleNotFoundError:
+            raise FileNotFoundError(f"{path}: package {pkg!r} is not installed") from None
+    p = Path(path)
+    return p if p.is_absolute() else shared_datasets() / p
+
+
+def load_benchmark(name: str, spec: dict) -> Benchmark:
+    """Read one benchmark's test items from jsonl(.gz); a missing file is one clear error."""
+    path = resolve(spec["path"])
+    if not path.exists():
+        raise FileNotFoundError(f"data.decontam.benchmarks.{name}.path: {path} not found "
+                                f"(set the path, or remove the benchmark from data.decontam.benchmarks)")
+    raw = path.read_bytes()
+    lines = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8").splitlines()
+    items = []
+    for n, line in enumerate(lines):
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        if spec["field"] not in rec:
+            raise KeyError(f"{path}, line {n + 1}: no field {spec['field']!r} "
+                           f"(data.decontam.benchmarks.{name}.field)")
+        item_id = str(rec[spec["id_field"]]) if spec.get("id_field") else f"{name}:{n}"
+        items.append((item_id, rec[spec["field"]]))
+    return Benchmark(name, items)
+
+
+class Index:
+    """All n-grams of all benchmark items: hash -> (benchmark, item id, n-gram text)."""
+
+    def __init__(self, benchmarks: list[Benchmark], n: int, min_item_words: int):
+        self.n, self.skipped = n, {}
+        owners, hashes = [], []
+        for b in benchmarks:
+            norm = pl.Series([t for _, t in b.items], dtype=pl.Utf8).to_frame("t").select(
+                text.normalised(pl.col("t"))).to_series()
+            g = ngrams.word_ngrams(norm, n, short=True)
+            ok = g.n >= min(n, min_item_words)
+            self.skipped[b.name] = int(len(np.unique(g.doc[~ok])))
+            for h, d, p, k in zip(g.hashes[ok], g.doc[ok], g.pos[ok], g.n[ok]):
+                hashes.append(h)
+                owners.append((b.name, b.items[d][0], norm[int(d)], int(p), int(k)))
+        self.owner = {}
+        for h, o in zip(hashes, owners):
+            self.owner.setdefault(int(h), o)          # first item owning a gram names the hit
+        self.hashes = np.array(sorted(self.owner), dtype=np.uint64)
+        self.lengths = sorted({o[4] for o in owners})  # n, plus whole short items' lengths
+        self.items = {b.name: len(b.items) for b in benchmarks}
+
+    def hits(self, norm: pl.Series) -> dict[int, dict]:
+        """Row index -> first hit {benchmark, item, ngram} for rows sharing any indexed gram."""
+        h, doc, counts = ngrams.words(norm)
+        found: dict[int, dict] = {}
+        for k in self.lengths:
+            g = ngrams.ngrams(h, doc, counts, k, short=False)
+            m = np.isin(g.hashes, self.hashes)
+            for hv, d in zip(g.hashes[m], g.doc[m]):
+                if int(d) not in found:
+                    bench, item, item_text, p, n = self.owner[int(hv)]
+                    found[int(d)] = {"benchmark": bench, "item": item,
+                                     "ngram": ngrams.gram_text(item_text, p, n)}
+        return found
+
+
+def index_from_params(p: dict) -> Index:
+    benches = [load_benchmark(name, spec) for name, spec in sorted(p["benchmarks"].items())]
+    return Index(benches, int(p["ngram"]), int(p["min_item_words"]))
+
+
+def run(df: pl.DataFrame, index: Index, fields) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    """Rows -> (clean rows, contaminated rows rejected with benchmark/item/n-gram, report)."""
+    from stages.common import rejects
+
+    fields = text.check_fields(fields, "data.decontam.fields")
+    df = text.sort_rows(df)
+    norm = df.select(text.normalised(text.joined(fields))).to_series()
+    found = index.hits(norm)
+    bad = sorted(found)
+    hits = [{"id": df["id"][i], **found[i]} for i in bad]
+    keep = np.ones(df.height, bool)
+    keep[bad] = False
+    rejected = rejects.frame([
+        rejects.reject("dedup", "contamination", f"{h['benchmark']} item {h['item']}: {h['ngram']!r}",
+                       df.row(i, named=True), id=h["id"], source=df["source"][i])
+        for i, h in zip(bad, hits)])
+    by_bench: dict[str, int] = {}
+    for h in hits:
+        by_bench[h["benchmark"]] = by_bench.get(h["benchmark"], 0) + 1
+    report = {"enabled": True, "ngram": index.n, "benchmark_items": index.items,
+              "items_too_short": index.skipped, "by_benchmark": dict(sorted(by_bench.items())),
+              "hits": hits}
+    return df.filter(pl.Series(keep)), rejected, report

@@ -1,0 +1,142 @@
+"""Exact and near-duplicate removal (datasketch MinHash LSH), keeping the earliest row.
+
+Rows arrive in the natural id order (`text.sort_rows`); a cluster keeps its first row, so the
+choice is deterministic. Exact duplicates (same normalised text) are collapsed first; only the
+distinct texts are MinHashed and indexed. `Deduper` is fed batch by batch (it keeps 8 bytes of
+hash and one signature per row, never the texts), so 1M rows stream through.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from stages.common import rejects
+from stages.data import lsh, text
+from stages.data.minhash import Signer, jaccard_estimate
+
+STAGE = "dedup"
+KEEP, EXACT, NEAR = 0, 1, 2
+
+
+@dataclass
+class DedupConfig:
+    fields: list[str]                 # text columns compared (joined by newlines)
+    exact: bool = True                # drop rows whose normalised text repeats an earlier row
+    near: bool = True                 # drop near duplicates (MinHash LSH)
+    num_perm: int = 112               # MinHash permutations (>= bands * rows)
+    bands: int = 14                   # LSH bands
+    rows: int = 8                     # LSH rows per band
+    shingle: str = "words"            # words | chars
+    shingle_size: int = 5             # words (or characters) per shingle
+    seed: int = 1                     # MinHash permutation seed
+    verify: float | None = 0.7        # min estimated Jaccard of a candidate pair (None: off)
+    groups: int = 1                   # LSH band groups indexed one after another
+    workers: int = 1                  # processes
+    examples: int = 20                # example pairs in clusters.json
+
+    @classmethod
+    def from_params(cls, p: dict) -> "DedupConfig":
+        unknown = set(p) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise KeyError(f"data.dedup: unknown key(s) {sorted(unknown)}; valid: {sorted(cls.__dataclass_fields__)}")
+        cfg = cls(**p)
+        cfg.fields = text.check_fields(cfg.fields, "data.dedup.fields")
+        return cfg
+
+
+@dataclass
+class Decision:
+    rep: np.ndarray        # (N,) index of the row each row is a copy of (itself if kept)
+    why: np.ndarray        # (N,) KEEP | EXACT | NEAR
+    score: np.ndarray      # (N,) estimated Jaccard with its representative (1.0 for exact/kept)
+
+
+@dataclass
+class Deduper:
+    """Feed normalised texts batch by batch with `add`, then `finish` decides every row."""
+    cfg: DedupConfig
+    _hashes: list = field(default_factory=list)
+    _sigs: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.signer = Signer(self.cfg.num_perm, self.cfg.seed, self.cfg.shingle, self.cfg.shingle_size)
+
+    def add(self, norm: pl.Series, signatures: np.ndarray | None = None) -> None:
+        """`signatures` may come precomputed (from a worker); else they are computed here."""
+        self._hashes.append(norm.hash(seed=0).to_numpy().astype(np.uint64))
+        if self.cfg.near:
+            self._sigs.append(self.signer.signatures(norm) if signatures is None else signatures)
+
+    def finish(self) -> Decision:
+        h = np.concatenate(self._hashes) if self._hashes else np.zeros(0, np.uint64)
+        n = len(h)
+        rep = np.arange(n, dtype=np.int64)
+        if self.cfg.exact and n:
+            _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+            rep = first[inv].astype(np.int64)   # np.unique's index is the first occurrence
+        why = np.where(rep != np.arange(n), EXACT, KEEP)
+        score = np.ones(n)
+        if self.cfg.near and n:
+            sig = np.concatenate(self._sigs)
+            self._sigs = []
+            uniq = np.flatnonzero(why == KEEP)
+            edges = lsh.candidate_edges(sig[uniq], self._lsh_config())
+            near_rep = uniq[lsh.clusters(len(uniq), edges)]
+            moved = near_rep != uniq
+            rep[uniq] = near_rep
+            why[uniq[moved]] = NEAR
+            score[uniq[moved]] = jaccard_estimate(sig, uniq[moved], near_rep[moved])
+            rep = rep[rep]                       # an exact copy of a near dup follows its cluster
+        return Decision(rep, why, score)
+
+    def _lsh_config(self) -> lsh.LshConfig:
+        c = self.cfg
+        return lsh.LshConfig(c.bands, c.rows, c.seed, c.verify, c.groups, c.workers)
+
+
+def run(df: pl.DataFrame, cfg: DedupConfig) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    """Rows -> (kept, rejected, cluster report). Pure: no file I/O."""
+    df = text.sort_rows(df)
+    norm = df.select(text.normalised(text.joined(cfg.fields))).to_series()
+    dd = Deduper(cfg)
+    dd.add(norm)
+    d = dd.finish()
+    return split(df, d, cfg, norm)
+
+
+def split(df: pl.DataFrame, d: Decision, cfg: DedupConfig, norm: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    keep = d.why == KEEP
+    ids = df["id"].to_numpy()
+    gone = np.flatnonzero(~keep)
+    rule = np.where(d.why[gone] == EXACT, "exact_duplicate", "near_duplicate")
+    detail = [f"{r.replace('_', ' ')} of {ids[d.rep[i]]} (jaccard~{d.score[i]:.2f})"
+              for r, i in zip(rule, gone)]
+    dropped = df[gone]
+    rejected = pl.DataFrame({
+        "id": dropped["id"], "source": dropped["source"], "stage": [STAGE] * len(gone),
+        "rule": rule.tolist(), "detail": detail,
+        "record": [rejects.reject("", "", "", r)["record"] for r in dropped.iter_rows(named=True)],
+    }, schema=rejects.REJECT_SCHEMA)
+    return df.filter(pl.Series(keep)), rejected, cluster_report(ids, d, norm, cfg.examples)
+
+
+def cluster_report(ids: np.ndarray, d: Decision, norm: pl.Series, examples: int) -> dict:
+    """Cluster sizes (histogram, largest) and example pairs (kept row, dropped row, Jaccard)."""
+    dup = np.flatnonzero(d.why != KEEP)
+    reps, sizes = np.unique(d.rep[dup], return_counts=True)
+    sizes = sizes + 1
+    hist = dict(zip(*np.unique(sizes, return_counts=True))) if len(sizes) else {}
+    largest = np.argsort(-sizes, kind="stable")[:10]
+    pairs = []
+    for i in dup[np.argsort(d.score[dup], kind="stable")][:examples]:   # least similar first
+        r = d.rep[i]
+        pairs.append({"kept": str(ids[r]), "dropped": str(ids[i]), "rule": "exact" if d.why[i] == EXACT else "near",
+                      "jaccard_estimate": round(float(d.score[i]), 3),
+                      "kept_text": norm[int(r)][:300], "dropped_text": norm[int(i)][:300]})
+    return {"clusters": int(len(reps)), "rows_in_clusters": int(len(dup) + len(reps)),
+            "exact_dropped": int((d.why == EXACT).sum()), "near_dropped": int((d.why == NEAR).sum()),
+            "size_histogram": {str(int(k)): int(v) for k, v in hist.items()},
+            "largest": [{"kept": str(ids[reps[k]]), "size": int(sizes[k])} for k in largest],
+            "example_pairs": pairs}

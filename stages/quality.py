@@ -1,0 +1,48 @@
+"""Quality: score rows (heuristics, or the base model's likelihood), keep by threshold.
+
+    dvc exp run -S data.quality.method=model -S data.quality.top_fraction=0.8
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from stages.common import io, params, rejects, tracking
+from stages.data import quality, rows
+
+METHODS = ("heuristic", "model", "both")
+
+
+def scores(df, cfg: dict, model_dir: Path):
+    if cfg["method"] not in METHODS:
+        raise ValueError(f"data.quality.method={cfg['method']!r}: valid: {', '.join(METHODS)}")
+    h = quality.heuristic(df, cfg["min_words"]) if cfg["method"] != "model" else None
+    if cfg["method"] == "heuristic":
+        return h
+    if not model_dir.exists():
+        raise FileNotFoundError(f"{model_dir}: no base model for data.quality.method={cfg['method']} "
+                                f"(run the model stage, or set data.quality.method=heuristic)")
+    m = quality.model_scores(df, str(model_dir), cfg["batch_size"], cfg["max_length"])
+    return m if h is None else (h + m) / 2
+
+
+def run(in_dir: Path, out_dir: Path, cfg: dict, model_dir: Path) -> dict:
+    df = rows.read_rows(in_dir / "kept.parquet")
+    kept, rejected, report = quality.run(df, scores(df, cfg, model_dir), cfg["threshold"],
+                                         cfg["top_fraction"], cfg["bins"])
+    rows.write_stage(out_dir, kept, rejected, frames={"scores.parquet": report.pop("scores")})
+    return rejects.funnel(df.height, kept, rejected, method=cfg["method"], **report)
+
+
+def main() -> None:
+    cfg = params.load()
+    config = params.to_dict(cfg.data.quality)
+    with tracking.stage_run("quality", config=config, track=cfg.track) as tr:
+        metrics = run(Path(cfg.paths.dedup), Path(cfg.paths.quality), config,
+                      Path(cfg.paths.models) / "base")
+        io.write_json(metrics, Path(cfg.paths.metrics) / "quality.json")
+        tr.summary({k: v for k, v in metrics.items() if k != "histogram"})
+    print(f"quality: {metrics['rows_kept']} kept, {metrics['rows_rejected']} below the bar")
+
+
+if __name__ == "__main__":
+    main()
