@@ -39,7 +39,7 @@ def validate(df: pl.DataFrame, fields: list[str]) -> tuple[np.ndarray, list]:
                      ("dup_id", "duplicate_id"), ("no_id", "missing_id")):
         for i in f[col].arg_true().to_list():
             reasons[i] = why
-    return np.array([r is None for r in reasons]), reasons
+    return np.array([r is None for r in reasons], dtype=bool), reasons
 
 
 def run(df: pl.DataFrame, profile: dict, fields: list[str]) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
@@ -59,7 +59,7 @@ def run(df: pl.DataFrame, profile: dict, fields: list[str]) -> tuple[pl.DataFram
                 continue
             res = rule.fn(work[f].gather(idx), **kw)
             if rule.transform:
-                work[f] = work[f].scatter(idx, res.text)
+                work[f] = work[f].clone().scatter(idx, res.text)   # clone: scatter is in place
                 c = counts.setdefault(name, {})
                 for k, v in res.counts.items():
                     c[k] = c.get(k, 0) + v

@@ -61,7 +61,7 @@ def redact(s: pl.Series, kinds=("email", "ip", "phone", "api_key"), generic_keys
         if cand.any():
             idx = cand.arg_true().to_list()
             fixed = [_generic(s[i]) for i in idx]
-            s = s.scatter(idx, [t for t, _ in fixed])
+            s = s.clone().scatter(idx, [t for t, _ in fixed])
             counts["api_key"] += sum(k for _, k in fixed)
             rows["api_key"] += sum(1 for _, k in fixed if k)
     return s, counts, rows

@@ -1,9 +1,8 @@
 """Quality scores per row: cheap text heuristics, or the base model's per-token likelihood of
 the response given the prompt; keep rows by threshold or by top fraction; score histograms.
 
-Heuristic score (0..1) = mean of: length (words / `min_words`, capped at 1), the share of
-alphanumeric characters among non-space ones, and the share of distinct words (a text that
-repeats itself scores low). Model score (0..1) = exp(mean token log-prob) of the response, the
+Heuristic score (0..1) = length x alphanumeric share x distinct-word share, each scaled by its
+floor and capped at 1 (see `heuristic`). Model score (0..1) = exp(mean token log-prob) of the response, the
 geometric-mean token probability; `both` averages the two.
 """
 from __future__ import annotations
@@ -24,15 +23,19 @@ def main_text() -> pl.Expr:
     return pl.coalesce(pl.col("response"), pl.col("chosen"), pl.col("prompt")).fill_null("")
 
 
-def heuristic(df: pl.DataFrame, min_words: int = 5) -> np.ndarray:
+def heuristic(df: pl.DataFrame, min_words: int = 5, min_alnum: float = 0.7, min_distinct: float = 0.3) -> np.ndarray:
+    """Product of three capped shares, so one bad property sinks the row: length (words /
+    min_words), alphanumeric characters among non-space ones (/ min_alnum) and distinct words
+    among words (/ min_distinct; a text looping on itself scores low)."""
     t = main_text()
     words = t.str.to_lowercase().str.extract_all(r"\w+")
     f = df.select(
         length=(t.str.count_matches(r"\S+") / min_words).clip(0, 1),
-        alnum=t.str.count_matches(r"[\p{L}\p{N}]") / pl.max_horizontal(t.str.count_matches(r"\S"), 1),
-        distinct=words.list.n_unique() / pl.max_horizontal(words.list.len(), 1),
+        alnum=(t.str.count_matches(r"[\p{L}\p{N}]") / pl.max_horizontal(t.str.count_matches(r"\S"), 1)
+               / min_alnum).clip(0, 1),
+        distinct=(words.list.n_unique() / pl.max_horizontal(words.list.len(), 1) / min_distinct).clip(0, 1),
     )
-    return f.select(pl.mean_horizontal(pl.all())).to_series().fill_null(0).to_numpy()
+    return f.select(pl.col("length") * pl.col("alnum") * pl.col("distinct")).to_series().fill_null(0).to_numpy()
 
 
 def model_scores(df: pl.DataFrame, model_dir: str, batch_size: int = 8, max_length: int = 512) -> np.ndarray:

@@ -55,7 +55,7 @@ def fix_encoding(s: pl.Series, normalization: str | None = "NFKC") -> Result:
     odd = s.str.contains(r"[^\x00-\x7F]").fill_null(False)
     if odd.any():
         idx = odd.arg_true().to_list()
-        new = s.scatter(idx, [ftfy.fix_text(s[i], normalization=None) for i in idx])
+        new = s.clone().scatter(idx, [ftfy.fix_text(s[i], normalization=None) for i in idx])
     if normalization:
         new = new.str.normalize(normalization)
     return Result(text=new, counts={"rows_changed": _changed(s, new)})
@@ -72,18 +72,20 @@ def strip_control(s: pl.Series) -> Result:
 HTML_TAGS = ("a|abbr|b|blockquote|body|br|center|code|div|em|font|h[1-6]|head|hr|html|i|img|li|meta"
              "|ol|p|pre|small|span|strong|sub|sup|table|tbody|td|th|thead|title|tr|u|ul")
 
+HTML_ATTRS = r"""(?:\s+[\w:.\-]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))*"""   # name=value only
+
 
 @rule("strip_html", transform=True)
 def strip_html(s: pl.Series) -> Result:
     """Remove script/style blocks, comments and known HTML tags (a named allowlist, so `a<b` in
-    maths or code survives), then unescape entities (`&amp;` -> `&`)."""
+    maths or code survives; attributes must have values, so `a<b and c>d` is not a tag), then unescape entities (`&amp;` -> `&`)."""
     new = (s.str.replace_all(r"(?is)<(script|style)\b.*?</(script|style)>", "")
            .str.replace_all(r"(?s)<!--.*?-->", "")
-           .str.replace_all(rf"(?i)</?(?:{HTML_TAGS})(?:\s+[^<>]*)?/?>", " "))
+           .str.replace_all(rf"(?i)</?(?:{HTML_TAGS}){HTML_ATTRS}\s*/?>", " "))
     has_entity = new.str.contains(r"&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);").fill_null(False)
     if has_entity.any():
         idx = has_entity.arg_true().to_list()
-        new = new.scatter(idx, [html.unescape(new[i]) for i in idx])
+        new = new.clone().scatter(idx, [html.unescape(new[i]) for i in idx])
     return Result(text=new, counts={"rows_changed": _changed(s, new)})
 
 

