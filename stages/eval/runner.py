@@ -1,0 +1,40 @@
+"""One eval cell: a benchmark's tasks -> an engine's completions -> scored rows and metrics.
+
+No file I/O: the stage module writes what this returns.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from stages.eval.benchmarks import get
+from stages.eval.engines import Engine, SamplingParams
+
+
+def sampling(cfg: Any, stop: tuple[str, ...], seed: int) -> SamplingParams:
+    n = int(cfg.n_samples)
+    temperature = float(cfg.temperature)
+    if n > 1 and temperature <= 0:
+        raise ValueError(f"n_samples={n} with temperature={temperature} gives {n} identical greedy "
+                         "samples: set eval.benchmarks.<bench>.temperature > 0 (e.g. 0.8)")
+    return SamplingParams(max_new_tokens=int(cfg.max_new_tokens), temperature=temperature,
+                          top_p=float(cfg.get("top_p", 1.0)), n=n,
+                          stop=tuple(stop) + tuple(cfg.get("stop") or ()), seed=seed)
+
+
+def evaluate(bench_name: str, cfg: Any, engine: Engine, seed: int) -> tuple[list[dict], dict]:
+    """(per-sample rows, metrics) for one benchmark on one engine."""
+    bench = get(bench_name)
+    params = sampling(cfg, bench.stop, seed)
+    tasks = bench.load(cfg)
+    t0 = time.perf_counter()
+    comps = engine.generate([t.prompt for t in tasks], params)
+    gen_seconds = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    rows, metrics = bench.score(tasks, comps, cfg)
+    new_tokens = sum(sum(c.new_tokens) for c in comps)
+    metrics.update({"n": len(tasks), "n_samples": params.n, "generate_seconds": round(gen_seconds, 2),
+                    "score_seconds": round(time.perf_counter() - t1, 2), "new_tokens": new_tokens,
+                    "tokens_per_second": round(new_tokens / gen_seconds, 2) if gen_seconds else None,
+                    "truncated": sum(f == "length" for c in comps for f in c.finish)})
+    return rows, metrics

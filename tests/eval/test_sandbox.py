@@ -1,0 +1,153 @@
+"""The code sandbox: ordinary programs pass or fail on their merits; hostile ones are contained.
+
+Each adversarial program *asserts that its attack worked*: if it is scored `passed`, the
+sandbox leaked. Host-side checks then confirm nothing outside changed.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from stages.eval.sandbox import Limits, isolation, run_many, run_program
+
+FAST = Limits(timeout_s=3.0, output_bytes=4096)
+SECRET = "sk-canary-8d2f0c41e5"
+
+
+def _sandbox_uid_procs() -> list[int]:
+    """Host pids still running as a sandbox uid (>= 1,000,000)."""
+    out = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            uid = next(int(line.split()[1]) for line in status.read_text().splitlines()
+                       if line.startswith("Uid:"))
+        except (OSError, StopIteration):
+            continue
+        if uid >= 1_000_000:
+            out.append(int(status.parent.name))
+    return out
+
+
+def test_isolation_is_reported():
+    iso = isolation().as_dict()
+    assert iso["network"] in ("netns", "socket-guard")
+    assert set(iso) == {"network", "pid_namespace", "private_tmp", "uid", "interpreter"}
+
+
+@pytest.mark.parametrize("code,status", [
+    ("assert sum(range(10)) == 45\nprint('ok')", "passed"),
+    ("assert 1 + 1 == 3", "failed"),
+    ("raise ValueError('boom')", "failed"),
+    ("import math, hashlib, collections\nassert math.gcd(12, 18) == 6", "passed"),
+])
+def test_ordinary_programs(code, status):
+    r = run_program(code, limits=FAST)
+    assert r.status == status, r.stderr
+    assert r.passed == (status == "passed")
+
+
+def test_stderr_carries_the_traceback():
+    r = run_program("def f():\n    raise KeyError('needle')\nf()", limits=FAST)
+    assert "KeyError" in r.stderr and "needle" in r.stderr
+
+
+def test_cwd_is_fresh_private_and_gone_after():
+    r = run_program("import os\nopen('f.txt', 'w').write('x')\nprint(os.getcwd())\n"
+                    "print(sorted(os.listdir('.')))", limits=FAST)
+    cwd, listing = r.stdout.splitlines()
+    assert r.passed and listing == "['f.txt']"
+    assert not Path(cwd).exists()
+
+
+def _adversaries(tmp_path: Path, port: int) -> dict[str, str]:
+    victim = tmp_path / "victim.txt"
+    return {
+        "fork_bomb": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+        "infinite_loop": "while True:\n    pass",
+        "memory_bomb": "x = bytearray(8 * 1024 ** 3)\nassert len(x) > 0",
+        "memory_creep": "a = []\nwhile True:\n    a.append(' ' * 10 ** 7)",
+        "huge_output": "while True:\n    print('x' * 10000)",
+        "write_outside": (f"open({str(tmp_path / 'escaped.txt')!r}, 'w').write('pwned')\n"
+                          "open('../escaped.txt', 'w').write('pwned')\n"
+                          "open('/var/tmp/lmforge-escaped.txt', 'w').write('pwned')"),
+        "read_env_secret": ("import os, glob\nfound = [p for p in glob.glob('/proc/*/environ')\n"
+                            f"         if {SECRET!r} in open(p, errors='ignore').read()]\n"
+                            f"assert os.environ.get('WANDB_API_KEY') == {SECRET!r} or found"),
+        "socket_localhost": ("import socket\n"
+                             f"s = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+                             "s.sendall(b'pwned')"),
+        "subprocess_spawn": ("import subprocess\n"
+                             "subprocess.Popen(['sleep', '317'], start_new_session=True)\n"
+                             "assert subprocess.run(['cat', '/etc/shadow']).returncode == 0"),
+        "kill_parent": ("import os, time\nppid = os.getppid()\n"
+                        f"for pid in (ppid, {os.getpid()}, -1, 0):\n"
+                        "    try:\n        os.kill(pid, 9)\n    except OSError:\n        pass\n"
+                        "time.sleep(0.5)\nassert os.getppid() != ppid"),
+        "signal_tampering": ("import signal\nfor s in (signal.SIGTERM, signal.SIGXCPU, signal.SIGINT,"
+                             " signal.SIGALRM, signal.SIGHUP):\n    signal.signal(s, signal.SIG_IGN)\n"
+                             "while True:\n    pass"),
+        "delete_files": (f"import os, shutil\nos.remove({str(victim)!r})\n"
+                         f"shutil.rmtree({str(tmp_path)!r})"),
+        "raise_rlimit": ("import resource\nresource.setrlimit(resource.RLIMIT_AS, "
+                         "(resource.RLIM_INFINITY, resource.RLIM_INFINITY))"),
+        "exit_zero_early": ("import sys\ndef add(a, b):\n    sys.exit(0)\n"
+                            "assert add(1, 2) == 4"),
+        "os_exit_zero": "import os\ndef f():\n    os._exit(0)\nf()\nassert False",
+        "system_exit_none": "raise SystemExit",
+        "atexit_exit_zero": ("import atexit, os\natexit.register(lambda: os._exit(0))\n"
+                             "assert 1 == 2"),
+        "close_result_pipes": ("import os\nfor fd in range(3, 64):\n    try:\n        os.close(fd)\n"
+                               "    except OSError:\n        pass\nassert False"),
+    }
+
+
+def test_adversarial_programs_are_contained_and_fail(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_API_KEY", SECRET)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    programs = _adversaries(tmp_path, server.getsockname()[1])
+    assert len(programs) >= 12
+    bystander = "import time\ntime.sleep(1.0)\nassert sum(range(5)) == 10"
+    names = list(programs) + ["bystander"] * 4
+    t0 = time.monotonic()
+    results = dict(zip(names, run_many(list(programs.values()) + [bystander] * 4, limits=FAST,
+                                       workers=2, progress=False)))
+    elapsed = time.monotonic() - t0
+
+    leaked = {n: r.status for n, r in results.items() if n != "bystander" and r.passed}
+    assert not leaked, leaked
+    assert results["bystander"].passed                     # other workers unaffected
+    assert results["infinite_loop"].status == "timeout"
+    assert results["signal_tampering"].status in ("timeout", "killed")
+    assert results["huge_output"].status == "output_limit"
+    assert len(results["huge_output"].stdout) <= FAST.output_bytes
+    for name in ("exit_zero_early", "os_exit_zero", "system_exit_none"):
+        assert results[name].status == "exited_early", name
+    assert SECRET not in "".join(r.stdout + r.stderr for r in results.values())
+    assert victim.read_text() == "keep me"
+    assert not (tmp_path / "escaped.txt").exists()
+    if isolation().private_tmp:
+        assert not Path("/var/tmp/lmforge-escaped.txt").exists()
+    with pytest.raises(socket.timeout):
+        server.accept()                                   # nothing ever connected
+    server.close()
+    time.sleep(0.2)
+    assert not _sandbox_uid_procs()                       # fork bomb and sleepers all gone
+    assert not [p for p in Path("/proc").glob("[0-9]*/cmdline")
+                if b"sleep\x00317" in _read(p)]
+    assert elapsed < 60
+
+
+def _read(p: Path) -> bytes:
+    try:
+        return p.read_bytes()
+    except OSError:
+        return b""
