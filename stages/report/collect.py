@@ -37,8 +37,8 @@ class ReportInputs:
     params_diff: list[dict] | None          # None: params.yaml or params/ missing
     params_note: str | None                 # why params_diff is None
     stage_metrics: dict[str, dict | None]
-    dedup_clusters: int | None
-    contamination_hits: int | None
+    dedup: dict | None                      # clusters.json (None: dedup not run)
+    contamination: dict | None              # contamination.json
     curves: list[Curve]
     train_metrics: dict | None
     eval_cells: list[EvalCell]
@@ -60,10 +60,8 @@ def gather(paths: Paths, params_file: Path = Path("params.yaml"), config_dir: Pa
         params_diff=identity.params_diff(params, defaults) if defaults is not None else None,
         params_note=params_note,
         stage_metrics=stage_metrics,
-        dedup_clusters=inputs.count_items(inputs.read_json_or_none(paths.dedup / "clusters.json"),
-                                          ("clusters", "n_clusters")),
-        contamination_hits=inputs.count_items(inputs.read_json_or_none(paths.dedup / "contamination.json"),
-                                              ("hits", "n_hits", "contaminated")),
+        dedup=inputs.dedup_report(inputs.read_json_or_none(paths.dedup / "clusters.json")),
+        contamination=inputs.contamination_report(inputs.read_json_or_none(paths.dedup / "contamination.json")),
         curves=inputs.curves(paths.plots / "train"),
         train_metrics=train,
         eval_cells=cells,
@@ -92,7 +90,15 @@ def timings(metrics_dir: Path, stage_metrics: dict, train: dict | None,
 
 
 def _seconds(metrics: dict | None) -> float | None:
+    """`seconds` if the stage wrote it, else the sum of its top-level `*_seconds` parts
+    (eval writes `generate_seconds` and `score_seconds`)."""
     if not metrics:
         return None
-    v = metrics.get("seconds")
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    if _is_number(metrics.get("seconds")):
+        return float(metrics["seconds"])
+    parts = [float(v) for k, v in metrics.items() if str(k).endswith("_seconds") and _is_number(v)]
+    return sum(parts) if parts else None
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)

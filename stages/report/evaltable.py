@@ -75,3 +75,36 @@ def _overlap(a: dict | None, b: dict | None) -> bool | None:
     if not a or not b or a["ci_low"] is None or b["ci_low"] is None:
         return None
     return a["ci_low"] <= b["ci_high"] and b["ci_low"] <= a["ci_high"]
+
+
+def breakdowns(cells: list[EvalCell]) -> list[dict[str, Any]]:
+    """Per-group scores a benchmark writes under `by_<group>` (MATH subject, level), base vs policy.
+
+    [{bench, by, rows: [(group, base score | None, policy score | None, n)]}]
+    """
+    found: dict[tuple[str, str], dict[str, dict]] = {}
+    for cell in cells:
+        for key, groups in cell.metrics.items():
+            if str(key).startswith("by_") and isinstance(groups, dict):
+                found.setdefault((cell.bench, key), {})[cell.model] = groups
+    out = []
+    for (bench, key), by_model in found.items():          # the order the benchmark wrote
+        names = sorted({g for groups in by_model.values() for g in groups}, key=_natural)
+        rows = []
+        for g in names:
+            base, policy = (_group_score(by_model.get(m, {}).get(g)) for m in ("base", "policy"))
+            n = next((by_model[m][g].get("n") for m in ("policy", "base") if g in by_model.get(m, {})), None)
+            rows.append((g, base, policy, n))
+        out.append({"bench": bench, "by": key.removeprefix("by_"), "rows": rows})
+    return out
+
+
+def _group_score(block: Any) -> float | None:
+    if not isinstance(block, dict):
+        return None
+    found = _block_scores(block)
+    return found[0][1] if found else None
+
+
+def _natural(name: str) -> tuple:
+    return (0, int(name), "") if name.isdigit() else (1, 0, name)

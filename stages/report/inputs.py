@@ -125,16 +125,33 @@ def samples(path: Path) -> list[dict]:
     return rows
 
 
-def count_items(obj: Any, keys: tuple[str, ...]) -> int | None:
-    """A count from a dedup artifact that may be a list, or a dict holding a list or a number."""
+def dedup_report(obj: Any) -> dict | None:
+    """clusters.json -> {clusters, rows_in_clusters, exact_dropped, near_dropped, size_histogram,
+    example_pairs}; a bare list of clusters is accepted too (its length is the count)."""
     if obj is None:
         return None
     if isinstance(obj, list):
-        return len(obj)
+        return {"clusters": len(obj)}
     if isinstance(obj, dict):
-        for k in keys:
-            if k in obj:
-                v = obj[k]
-                return len(v) if isinstance(v, (list, dict)) else int(v)
-        return len(obj)
-    raise ValueError(f"unexpected dedup artifact type {type(obj).__name__}")
+        n = obj.get("clusters")
+        return {**obj, "clusters": len(n) if isinstance(n, (list, dict)) else n}
+    raise ValueError(f"clusters.json: expected an object or a list, got {type(obj).__name__}")
+
+
+def contamination_report(obj: Any) -> dict | None:
+    """contamination.json -> {enabled, hits: [...], by_benchmark: {bench: n}}; a bare list of
+    hits is accepted too."""
+    if obj is None:
+        return None
+    if isinstance(obj, list):
+        obj = {"enabled": True, "hits": obj}
+    if not isinstance(obj, dict):
+        raise ValueError(f"contamination.json: expected an object or a list, got {type(obj).__name__}")
+    hits = obj.get("hits") or []
+    by_bench = obj.get("by_benchmark")
+    if by_bench is None:
+        by_bench = {}
+        for h in hits:
+            b = str(h.get("benchmark", "?")) if isinstance(h, dict) else "?"
+            by_bench[b] = by_bench.get(b, 0) + 1
+    return {**obj, "enabled": bool(obj.get("enabled", True)), "hits": hits, "by_benchmark": by_bench}

@@ -10,6 +10,7 @@ from stages.report.document import Cell, Code, Details, Document, Figure, Sectio
 from stages.report.identity import ABSENT
 
 NOT_RUN = Cell("not run", "muted")
+USER_TURN, END_TURN = "<|im_start|>user", "<|im_end|>"     # ChatML, the models' chat template
 
 
 def build(r: ReportInputs, title: str, samples_per_cell: int) -> Document:
@@ -17,7 +18,7 @@ def build(r: ReportInputs, title: str, samples_per_cell: int) -> Document:
     subtitle = f"experiment `{r.experiment}` · git `{r.git_rev}` · params `{r.params_hash or 'unknown'}`"
     return Document(title, subtitle, [
         run_identity(r), params_changed(r), data_funnel(r), training(r),
-        evaluation(rows), sample_outputs(r, samples_per_cell), timings(r)])
+        evaluation(rows, r.eval_cells), sample_outputs(r, samples_per_cell), timings(r)])
 
 
 def fmt(v: Any, digits: int = 4) -> str:
@@ -86,15 +87,45 @@ def data_funnel(r: ReportInputs) -> Section:
         rows.append([stage, fmt(m.get("rows_in")), fmt(m.get("rows_kept")), fmt(m.get("rows_rejected")), rules])
     blocks: list = [Table(["stage", "rows in", "kept", "rejected", "rejected by rule"], rows,
                           [False, True, True, True, False])]
-    blocks.append(Text(f"Dedup clusters: **{_count(r.dedup_clusters)}** · "
-                       f"contamination hits (benchmark overlap): **{_count(r.contamination_hits)}**"))
+    blocks += dedup_blocks(r.dedup) + contamination_blocks(r.contamination)
     if ran:
         blocks.append(Figure("funnel", figures.funnel(ran), "Rows kept and rejected per data stage"))
     return Section("Data", blocks)
 
 
-def _count(n: int | None) -> str:
-    return "not run" if n is None else fmt(n)
+def dedup_blocks(d: dict | None) -> list:
+    if d is None:
+        return [Text("Dedup clusters: **not run** (no clusters.json).")]
+    parts = [f"Dedup clusters: **{fmt(d.get('clusters'))}**"]
+    if "rows_in_clusters" in d:
+        parts.append(f"{fmt(d['rows_in_clusters'])} rows in clusters; dropped {fmt(d.get('exact_dropped'))} exact "
+                     f"and {fmt(d.get('near_dropped'))} near duplicates")
+    if d.get("size_histogram"):
+        parts.append("cluster sizes " + ", ".join(f"{k}: {v}" for k, v in d["size_histogram"].items()))
+    blocks: list = [Text(" · ".join(parts))]
+    pairs = d.get("example_pairs") or []
+    if pairs:
+        rows = [[p.get("rule", ""), fmt(p.get("jaccard_estimate")), f"`{p.get('kept')}`", _short(p.get("kept_text"), 120),
+                 f"`{p.get('dropped')}`", _short(p.get("dropped_text"), 120)] for p in pairs[:5]]
+        blocks.append(Details(f"{min(5, len(pairs))} example duplicate pairs (least similar first)",
+                              [Table(["rule", "Jaccard", "kept", "kept text", "dropped", "dropped text"], rows)]))
+    return blocks
+
+
+def contamination_blocks(c: dict | None) -> list:
+    if c is None:
+        return [Text("Contamination hits (benchmark overlap): **not run** (no contamination.json).")]
+    if not c["enabled"]:
+        return [Text("Contamination hits (benchmark overlap): **disabled** (`data.decontam.enabled=false`).")]
+    by = ", ".join(f"{b}: {n}" for b, n in c["by_benchmark"].items())
+    blocks: list = [Text(f"Contamination hits (benchmark overlap): **{fmt(len(c['hits']))}**"
+                         + (f" ({by})" if by else "") + (f" · {fmt(c['ngram'])}-gram match" if c.get("ngram") else ""))]
+    if c["hits"]:
+        rows = [[f"`{h.get('id')}`", str(h.get("benchmark", "")), str(h.get("item", "")), _short(h.get("ngram"), 100)]
+                for h in c["hits"][:10] if isinstance(h, dict)]
+        blocks.append(Details(f"{len(rows)} of {len(c['hits'])} contaminated rows",
+                              [Table(["row", "benchmark", "item", "matching n-gram"], rows)]))
+    return blocks
 
 
 def training(r: ReportInputs) -> Section:
@@ -128,7 +159,7 @@ def _flat_numbers(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def evaluation(rows: list[dict]) -> Section:
+def evaluation(rows: list[dict], cells: list | None = None) -> Section:
     if not rows:
         return Section("Evaluation", [Text("not run: no reports/metrics/eval/<model>-<bench>.json.", note=True)])
     comp = evaltable.comparison(rows)
@@ -138,7 +169,19 @@ def evaluation(rows: list[dict]) -> Section:
         Table(["benchmark", "metric", "base [95% CI]", "policy [95% CI]", "Δ policy − base", "CIs", "n"],
               table, [False, False, True, True, True, False, True]),
         Figure("eval", figures.eval_bars(comp), "Base vs policy per benchmark (error bars: 95% CI)"),
+        *[breakdown_details(b) for b in evaltable.breakdowns(cells or [])],
     ])
+
+
+def breakdown_details(b: dict) -> Details:
+    rows = [[g, _plain(base), _plain(policy), _delta(policy - base if base is not None and policy is not None
+                                                     else None), fmt(n)] for g, base, policy, n in b["rows"]]
+    return Details(f"{b['bench']} by {b['by']} ({len(rows)} groups)",
+                   [Table([b["by"], "base", "policy", "Δ", "n"], rows, [False, True, True, True, True])])
+
+
+def _plain(v: float | None) -> str:
+    return "—" if v is None else ("NaN" if math.isnan(v) else f"{v:.3f}")
 
 
 def _score(r: dict | None) -> str | Cell:
@@ -171,7 +214,7 @@ def sample_outputs(r: ReportInputs, per_cell: int) -> Section:
             mark = "✅ correct" if s.get("correct") else "❌ wrong"
             inner.append(Text(f"**{mark}** · extracted `{_short(s.get('extracted'), 60)}` · "
                               f"gold `{_short(s.get('gold'), 60)}`"))
-            inner.append(Code(f"PROMPT:\n{_short(_prompt_text(s.get('prompt')), 500)}\n\n"
+            inner.append(Code(f"PROMPT:\n{_tail(_prompt_text(s.get('prompt')), 500)}\n\n"
                               f"OUTPUT:\n{_short(s.get('output'), 700)}"))
         blocks.append(Details(f"{c.model} · {c.bench} — {n_ok} of {len(c.samples)} correct; "
                               f"{len(chosen)} shown", inner))
@@ -187,11 +230,20 @@ def pick_samples(samples: list[dict], k: int) -> list[dict]:
 
 
 def _prompt_text(p: Any) -> str:
-    """Prompts are text or chat messages; show the last user turn."""
+    """The question: the last user turn of chat messages or of a chat-templated prompt (few-shot
+    exemplars and the system turn come before it and would fill the excerpt)."""
     if isinstance(p, list):
         users = [m.get("content", "") for m in p if isinstance(m, dict) and m.get("role") == "user"]
         return users[-1] if users else str(p)
-    return "" if p is None else str(p)
+    text = "" if p is None else str(p)
+    if USER_TURN in text:
+        text = text.rsplit(USER_TURN, 1)[1].split(END_TURN, 1)[0].strip()
+    return text
+
+
+def _tail(v: Any, n: int) -> str:
+    s = "" if v is None else str(v)
+    return s if len(s) <= n else "…" + s[-(n - 1):]
 
 
 def _short(v: Any, n: int) -> str:

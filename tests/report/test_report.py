@@ -9,16 +9,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from report_fixtures import CURVES, EVAL, FUNNEL, TRAIN
+from report_fixtures import CURVES, EVAL, FUNNEL, TRAIN, render_report
 
 SECTIONS = ["Run identity", "Params", "Data", "Training", "Evaluation", "Sample outputs", "Timings"]
 
 
-def run_report(root: Path, monkeypatch) -> dict[str, Path]:
-    from stages.report.__main__ import main
+def run_report(root: Path) -> dict[str, Path]:
+    render_report(root)
+    return outputs(root)
 
-    monkeypatch.chdir(root)
-    main()
+
+def outputs(root: Path) -> dict[str, Path]:
     return {"md": root / "reports/report.md", "html": root / "reports/report.html",
             "table": root / "reports/eval_table.json", "figures": root / "reports/figures"}
 
@@ -45,9 +46,9 @@ def tables(text: str) -> list[list[list[str]]]:
 
 
 @pytest.fixture
-def rendered(report_workspace, monkeypatch):
-    paths = run_report(report_workspace, monkeypatch)
-    return report_workspace, paths, paths["md"].read_text(encoding="utf-8")
+def rendered(rendered_workspace):
+    paths = outputs(rendered_workspace)
+    return rendered_workspace, paths, paths["md"].read_text(encoding="utf-8")
 
 
 def test_every_section_in_order(rendered):
@@ -77,13 +78,17 @@ def test_params_shows_what_differs_from_defaults(rendered):
 def test_data_funnel_counts_per_stage_and_rule(rendered):
     _, _, md = rendered
     body = section(md, "Data")
-    [rows] = tables(body)
+    rows, pairs, hits = tables(body)
     for row, (stage, (rows_in, rules)) in zip(rows[1:], FUNNEL.items()):
         rejected = sum(rules.values())
         assert row[:4] == [stage, str(rows_in), str(rows_in - rejected), str(rejected)]
         for rule, n in rules.items():
             assert f"{rule}: {n}" in row[4]
-    assert "Dedup clusters: **2**" in body and "contamination hits (benchmark overlap): **2**" in body
+    assert ("Dedup clusters: **4** · 13 rows in clusters; dropped 3 exact and 6 near duplicates · "
+            "cluster sizes 2: 2, 3: 1, 4: 1") in body
+    assert "Contamination hits (benchmark overlap): **2** (gsm8k: 2) · 13-gram match" in body
+    assert pairs[1][:3] == ["near", "0.84", "`arithmetic:7`"]
+    assert [r[0] for r in hits[1:]] == ["`arithmetic:5`", "`arithmetic:6`"]
     assert "](figures/funnel.png)" in body
 
 
@@ -97,23 +102,40 @@ def test_training_curves_and_final_metrics(rendered):
     assert loss[1:4] == [str(len(CURVES["train/loss"])), "2.5", "1.2"]
 
 
+def expected_score(model: str, bench: str, metric: str) -> tuple[float, float, float]:
+    m = EVAL[(model, bench)]
+    block, key = (m[metric], "accuracy") if isinstance(m.get(metric), dict) else (m, metric)
+    return block[key], block["ci_low"], block["ci_high"]
+
+
 def test_eval_table_base_vs_policy_with_deltas(rendered):
     root, paths, md = rendered
-    [rows] = tables(section(md, "Evaluation"))
+    rows = tables(section(md, "Evaluation"))[0]
     got = {(r[0], r[1]): r for r in rows[1:]}
-    assert set(got) == {("gsm8k", "strict"), ("gsm8k", "flexible"), ("humaneval", "pass@1")}
+    assert set(got) == {("gsm8k", "strict"), ("gsm8k", "flexible"), ("math500", "accuracy"),
+                        ("humaneval", "pass@1")}
     for (bench, metric), row in got.items():
-        key = "pass@1" if metric == "pass@1" else "accuracy"
-        base, policy = (EVAL[(m, bench)] if metric == "pass@1" else EVAL[(m, bench)][metric] for m in ("base", "policy"))
-        assert row[2] == f"{base[key]:.3f} [{base['ci_low']:.3f}, {base['ci_high']:.3f}]"
-        assert row[3] == f"{policy[key]:.3f} [{policy['ci_low']:.3f}, {policy['ci_high']:.3f}]"
-        assert row[4].endswith(f"{policy[key] - base[key]:+.3f}")
-    assert got[("gsm8k", "strict")][4].startswith("🟢") and got[("humaneval", "pass@1")][4].startswith("🔴")
+        (b, b_lo, b_hi), (p, p_lo, p_hi) = (expected_score(m, bench, metric) for m in ("base", "policy"))
+        assert row[2] == f"{b:.3f} [{b_lo:.3f}, {b_hi:.3f}]"
+        assert row[3] == f"{p:.3f} [{p_lo:.3f}, {p_hi:.3f}]"
+        assert row[4].endswith(f"{p - b:+.3f}")
+        assert row[6] == str(EVAL[("policy", bench)]["n"])
+    assert got[("gsm8k", "strict")][4] == "🟢 +0.375" and got[("humaneval", "pass@1")][4] == "🔴 -0.250"
     flat = json.loads(paths["table"].read_text())
-    assert len(flat) == 6
+    assert len(flat) == 8
     assert {"cell", "model", "bench", "metric", "value", "ci_low", "ci_high"} <= set(flat[0])
     assert {(r["model"], r["bench"], r["metric"], r["value"]) for r in flat} >= {
         ("policy", "gsm8k", "flexible", 0.625), ("base", "humaneval", "pass@1", 0.25)}
+
+
+def test_eval_breakdown_by_subject_and_level(rendered):
+    _, _, md = rendered
+    body = section(md, "Evaluation")
+    assert "math500 by subject (3 groups)" in body and "math500 by level (3 groups)" in body
+    by_subject = tables(body)[1]
+    assert by_subject[0] == ["subject", "base", "policy", "Δ", "n"]
+    assert by_subject[1] == ["Algebra", "0.333", "1.000", "🟢 +0.667", "3"]
+    assert by_subject[3] == ["Number Theory", "0.000", "0.000", "+0.000", "1"]
 
 
 def test_samples_show_correct_and_wrong(rendered):
@@ -123,14 +145,16 @@ def test_samples_show_correct_and_wrong(rendered):
     assert "base · humaneval — 1 of 4 correct; 3 shown" in body
     policy = body.split("policy · gsm8k")[1].split("</details>")[0]
     assert policy.count("✅ correct") == 2 and policy.count("❌ wrong") == 1
+    assert "PROMPT:\nQ0: what is 0 + 0?\n" in policy and "Be brief" not in body   # the question, not the system turn
 
 
 def test_timings_total_is_the_sum(rendered):
     _, _, md = rendered
     [rows] = tables(section(md, "Timings"))
-    total = sum(1.5 for _ in FUNNEL) + TRAIN["seconds"] + sum(m["seconds"] for m in EVAL.values())
+    total = sum(1.5 for _ in FUNNEL) + TRAIN["seconds"] + sum(m["generate_seconds"] + m["score_seconds"]
+                                                               for m in EVAL.values())
     assert rows[-1] == ["**total (recorded)**", f"**{total:,.1f}**"]
-    assert ["model", "_not recorded_"] in rows
+    assert ["model", "_not recorded_"] in rows and ["eval policy-gsm8k", "10.5"] in rows
 
 
 def test_figures_written_and_html_self_contained(rendered):
@@ -148,13 +172,13 @@ def test_figures_written_and_html_self_contained(rendered):
     assert "+0.375" in html and 'class="num good"' in html
 
 
-def test_empty_workspace_says_not_run(tmp_path, monkeypatch):
+def test_empty_workspace_says_not_run(tmp_path):
     """Only params.yaml: every section renders and says what did not run."""
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({
         "seed": 0, "track": {"mode": "disabled"}, "report": {"samples_per_cell": 2, "title": "t"},
         "paths": {"metrics": "reports/metrics", "plots": "reports/plots", "eval": "data/eval",
                   "dedup": "data/dedup", "report": "reports"}}))
-    paths = run_report(tmp_path, monkeypatch)
+    paths = run_report(tmp_path)
     md = paths["md"].read_text()
     for title in SECTIONS:
         section(md, title)
@@ -166,8 +190,8 @@ def test_empty_workspace_says_not_run(tmp_path, monkeypatch):
     assert not list(paths["figures"].iterdir())
 
 
-def test_unparseable_metrics_name_the_file(report_workspace, monkeypatch):
+def test_unparseable_metrics_name_the_file(report_workspace):
     bad = report_workspace / "reports/metrics/clean.json"
     bad.write_text('{"rows_in": 3,,}')
     with pytest.raises(ValueError, match=r"reports/metrics/clean.json: invalid JSON at line 1"):
-        run_report(report_workspace, monkeypatch)
+        run_report(report_workspace)

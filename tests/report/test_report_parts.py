@@ -82,8 +82,13 @@ def test_fmt_numbers_for_people():
     assert math.isnan(float("nan"))
 
 
-def test_count_items_accepts_lists_and_dicts():
-    assert inputs.count_items([1, 2, 3], ("clusters",)) == 3
-    assert inputs.count_items({"clusters": [[1, 2]], "threshold": 0.8}, ("clusters",)) == 1
-    assert inputs.count_items({"n_hits": 7}, ("hits", "n_hits")) == 7
-    assert inputs.count_items(None, ("x",)) is None
+def test_dedup_artifacts_in_either_shape():
+    assert inputs.dedup_report([{"ids": [1, 2]}, {"ids": [3, 4]}]) == {"clusters": 2}
+    assert inputs.dedup_report({"clusters": 5, "exact_dropped": 1})["clusters"] == 5
+    assert inputs.dedup_report(None) is None
+    hits = [{"id": "a", "benchmark": "gsm8k"}, {"id": "b", "benchmark": "math500"}, {"id": "c", "benchmark": "gsm8k"}]
+    c = inputs.contamination_report(hits)
+    assert c["enabled"] and c["by_benchmark"] == {"gsm8k": 2, "math500": 1}
+    assert inputs.contamination_report({"enabled": False, "hits": []})["enabled"] is False
+    with pytest.raises(ValueError, match="contamination.json: expected an object or a list"):
+        inputs.contamination_report("oops")

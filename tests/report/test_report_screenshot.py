@@ -14,16 +14,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.skipif(find_chromium() is None,
                     reason="chromium not installed: `apt-get install -y chromium` to screenshot the report")
-def test_report_html_screenshot(report_workspace, monkeypatch, tmp_path):
+def test_report_html_screenshot(rendered_workspace, tmp_path):
     from PIL import Image
 
-    from stages.report.__main__ import main
-
-    monkeypatch.chdir(report_workspace)
-    main()
     png = tmp_path / "report.png"
     proc = subprocess.run([sys.executable, str(REPO / "scripts/report_screenshot.py"), "reports/report.html",
-                           str(png), "--height", "1600"], capture_output=True, text=True, timeout=120)
+                           str(png), "--height", "1600"], cwd=rendered_workspace, capture_output=True,
+                          text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     img = Image.open(png).convert("RGB")
     assert img.size == (1280, 1600)
