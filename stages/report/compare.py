@@ -56,7 +56,8 @@ def _metrics(path: str, data: dict) -> dict[str, Any]:
         return {f"eval {m['model']}-{m['bench']} {metric}": v
                 for metric, v, _lo, _hi in evaltable.scores(data)}
     short = path.removeprefix("reports/metrics/").removesuffix(".json")
-    return {f"{short}: {k}": v for k, v in identity.flatten(data).items() if not VOLATILE.search(k)}
+    return {f"{short}: {k}": v for k, v in identity.flatten(data).items()
+            if not (VOLATILE.search(k) or prcomment.DETAIL.search(k))}
 
 
 def select(exps: list[Experiment], names: list[str]) -> list[Experiment]:

@@ -19,7 +19,8 @@ from stages.report.inputs import Curve, EvalCell
 
 MARKER = "<!-- lmforge-experiment-comment -->"
 EVAL_FILE = re.compile(r"(?:^|/)eval/(?P<model>[^/]+?)-(?P<bench>[^/]+)\.json$")
-VOLATILE = re.compile(r"(^|\.)(seconds|_runtime|timestamp)$")   # differ on every run
+VOLATILE = re.compile(r"(^|\.)(\w*seconds|\w*per_second|_runtime|timestamp)$")   # differ on every run
+DETAIL = re.compile(r"(^|\.)(ci_low|ci_high|ci_method)$|(^|\.)(by_\w+|status|sandbox)\.")   # beside a headline
 SPARK = "▁▂▃▄▅▆▇█"
 
 State = dict[str, dict[str, Any]]
@@ -206,8 +207,10 @@ def render(old: State, new: State, curves: list[Curve], title: str, base: str,
            params_changes: list[Change] | None = None, links: dict[str, str] | None = None) -> str:
     """The whole comment; starts with MARKER so the workflow updates it instead of adding one."""
     changes = diff_states(old, new)
-    shown = [c for c in changes if c.status != "unchanged" and not VOLATILE.search(c.key)]
-    volatile = [c for c in changes if c.status != "unchanged" and VOLATILE.search(c.key)]
+    moved = [c for c in changes if c.status != "unchanged"]
+    volatile = [c for c in moved if VOLATILE.search(c.key)]
+    detail = [c for c in moved if DETAIL.search(c.key) and c not in volatile]
+    shown = [c for c in moved if c not in volatile and c not in detail]
     same = [c for c in changes if c.status == "unchanged"]
     counts = {s: sum(c.status == s for c in changes) for s in ("changed", "added", "removed", "unchanged")}
     out = [MARKER, f"## 🧪 {title}", "", f"Compared with `{base}`.", "", "### Eval", ""]
@@ -215,7 +218,8 @@ def render(old: State, new: State, curves: list[Curve], title: str, base: str,
     out += ["", f"### Metrics vs `{base}`", "",
             " · ".join(f"**{n}** {s}" for s, n in counts.items()) + "  ", ""]
     out += metrics_table(shown) if shown else ["_No metric changed._"]
-    for label, group in ((f"{len(volatile)} timing changes", volatile), (f"{len(same)} unchanged", same)):
+    for label, group in ((f"{len(detail)} confidence-interval and breakdown changes", detail),
+                         (f"{len(volatile)} timing changes", volatile), (f"{len(same)} unchanged", same)):
         if group:
             out += ["", f"<details><summary>{label}</summary>", ""] + metrics_table(group) + ["", "</details>"]
     if params_changes:

@@ -59,7 +59,9 @@ def test_rendered_comment_lines():
     # timing noise is folded away, unchanged metrics too
     assert "<details><summary>1 timing changes</summary>" in lines
     main_table = md.split("<details>")[0]
-    assert "`seconds`" not in main_table and "`steps`" not in main_table
+    assert "`seconds`" not in main_table and "`steps`" not in main_table and "ci_low" not in main_table
+    assert "<details><summary>2 confidence-interval and breakdown changes</summary>" in lines
+    assert "| `eval/policy-gsm8k.json` | `strict.ci_low` | 0.07 | 0.22 | ▲ +0.15 (+214.3%) |" in lines
     # eval: policy vs base model in this PR, and vs the policy on the base branch
     assert ("| gsm8k | strict | 0.125 [0.02, 0.47] | 0.500 [0.22, 0.78] | **+0.375** | 0.250 [0.07, 0.59] "
             "| **+0.250** |") in lines
