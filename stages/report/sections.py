@@ -17,8 +17,32 @@ def build(r: ReportInputs, title: str, samples_per_cell: int) -> Document:
     rows = evaltable.flat_rows(r.eval_cells)
     subtitle = f"experiment `{r.experiment}` · git `{r.git_rev}` · params `{r.params_hash or 'unknown'}`"
     return Document(title, subtitle, [
-        run_identity(r), params_changed(r), data_funnel(r), training(r),
+        summary(r, rows), run_identity(r), params_changed(r), data_funnel(r), training(r),
         evaluation(rows, r.eval_cells), sample_outputs(r, samples_per_cell), timings(r)])
+
+
+def summary(r: ReportInputs, rows: list[dict]) -> Section:
+    """Four lines a reader can stop after: eval deltas, the loss, the data kept, the time spent."""
+    lines = []
+    comp = [c for c in evaltable.comparison(rows) if c["policy"]]
+    if comp:
+        parts = [f"{c['bench']} {c['metric']} **{c['policy']['value']:.3f}**"
+                 + (f" ({c['delta']:+.3f} vs base)" if c["delta"] is not None else "") for c in comp]
+        lines.append("Policy: " + " · ".join(parts))
+    else:
+        lines.append("Eval: not run.")
+    loss = next((c for c in r.curves if c.name.rsplit("/", 1)[-1] == "loss"), None)
+    lines.append(f"Training: `{loss.name}` {fmt(loss.values[0])} → {fmt(loss.values[-1])} over "
+                 f"{fmt(len(loss.values))} logged steps." if loss else "Training: no loss curve.")
+    ran = [m for m in r.stage_metrics.values() if m]
+    if ran:
+        lines.append(f"Data: {fmt(ran[0].get('rows_in'))} rows in, {fmt(ran[-1].get('rows_kept'))} kept "
+                     f"after {', '.join(s for s, m in r.stage_metrics.items() if m)}.")
+    else:
+        lines.append("Data: not run.")
+    recorded = [s for _, s in r.timings if s is not None]
+    lines.append(f"Time: {sum(recorded):,.1f} s recorded over {len(recorded)} stage runs.")
+    return Section("Summary", [Text(line) for line in lines])
 
 
 def fmt(v: Any, digits: int = 4) -> str:

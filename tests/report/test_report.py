@@ -11,7 +11,7 @@ import yaml
 
 from report_fixtures import CURVES, EVAL, FUNNEL, TRAIN, render_report
 
-SECTIONS = ["Run identity", "Params", "Data", "Training", "Evaluation", "Sample outputs", "Timings"]
+SECTIONS = ["Summary", "Run identity", "Params", "Data", "Training", "Evaluation", "Sample outputs", "Timings"]
 
 
 def run_report(root: Path) -> dict[str, Path]:
@@ -56,6 +56,14 @@ def test_every_section_in_order(rendered):
     positions = [md.index(f"\n## {t}\n") for t in SECTIONS]
     assert positions == sorted(positions)
     assert "not run" not in md.replace("contamination", "")  # every input was present
+
+
+def test_summary_lines(rendered):
+    _, _, md = rendered
+    body = section(md, "Summary")
+    assert "gsm8k strict **0.500** (+0.375 vs base)" in body and "humaneval pass@1 **0.000** (-0.250 vs base)" in body
+    assert "Training: `train/loss` 2.5 → 1.2 over 6 logged steps." in body
+    assert "Data: 400 rows in, 368 kept after ingest, clean, dedup, quality, format." in body
 
 
 def test_identity_names_params_hash_and_lock_outs(rendered):
