@@ -1,15 +1,17 @@
 """The project's params as verl's own Hydra config (`train.backend: verl`).
 
-Layers, later wins, every one a Hydra override of the config verl ships:
+Layers, later wins; each is a list of Hydra overrides on the config verl ships:
 
-    verl's defaults     verl/trainer/config/ppo_trainer.yaml (RL) | sft_trainer_engine.yaml (SFT)
-    the preset          verl/presets/<train.algo>.yaml: what makes the algorithm (estimator, KL...)
-    the params          `train`, `paths`, `track`, `seed` mapped by PARAMS below
-    raw overrides       `train.verl.overrides`: verl Hydra syntax, for anything not mapped
+    verl's defaults   verl/trainer/config/ppo_trainer.yaml (RL) | sft_trainer_engine.yaml (SFT)
+    the preset        verl/presets/<train.algo>.yaml: what only verl needs (DAPO's dynamic
+                      sampling, PPO's critic switches); the algorithm itself lives in params
+    the params        `train`, `paths`, `track`, `seed`, mapped below (params/train/grpo.yaml
+                      documents the layout: train.algorithm.* -> algorithm.*, ...)
+    raw overrides     `train.verl.overrides`: verl's Hydra syntax, for anything not mapped
 
-Hydra composes in strict mode, so a key verl does not have fails here, before launch, with the
-preset file or the params key that produced it (`VerlConfigError`); `validate` then runs
-verl's own checks (batch-size divisibility, its config dataclasses) on the result.
+Hydra composes in strict mode, so a key verl does not have fails here, before launch, naming
+the params key or preset file that asked for it (VerlConfigError); `validate` then runs
+verl's own checks on the result.
 
     python -m stages.train.verl_backend --dry-run       # compose, validate, write; no launch
 """
@@ -19,33 +21,45 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-
-from stages.common import io
 
 ROOT = Path(__file__).resolve().parents[2]
 PRESETS = ROOT / "verl" / "presets"
 REWARD_FILE = ROOT / "verl" / "reward.py"
-VERL_DEFAULTS = {"rl": "ppo_trainer", "sft": "sft_trainer_engine"}   # in verl.trainer.config
-KINDS = {"sft": "sft", "rl": "rl"}                                   # train.trainer -> kind
-VERL_DEFAULTS_OPTS = {"nnodes": 1, "n_gpus_per_node": 1, "rollout": "vllm", "overrides": []}
+VERL_CONFIG = {"rl": "ppo_trainer", "sft": "sft_trainer_engine"}    # in verl.trainer.config
+KINDS = {"sft": "sft", "rl": "rl"}                                  # train.trainer -> kind
+OPTS = {"nnodes": 1, "n_gpus_per_node": 1, "rollout": "vllm", "overrides": []}   # train.verl
+ADDED = ("reward.reward_kwargs", "reward.custom_reward_function.reward_kwargs")  # read via .get()
+SCHEDULERS = {"constant": "constant", "constant_with_warmup": "constant", "cosine": "cosine"}
+RL_SECTIONS = {"algorithm": "algorithm", "actor": "actor_rollout_ref.actor",   # verl-shaped
+               "rollout": "actor_rollout_ref.rollout", "data": "data", "critic": "critic"}
+RENAMED = {"critic.lr": "critic.optim.lr"}
+# train keys verl has no use for, and why (any other unmapped key is an error, not a silent drop)
+IGNORED = {"algo": "preset name", "trainer": "picks the verl trainer", "backend": "this backend",
+           "logging_steps": "verl logs every step", "packing": "verl SFT always packs (no padding)",
+           "grad_accum": "RL: ppo_mini / ppo_micro batch sizes set accumulation",
+           "max_length": "RL: data.max_prompt_length + data.max_response_length"}
 
 
 class VerlConfigError(ValueError):
-    """A params / preset value verl cannot take; the message names the key and its source."""
+    """A params or preset value verl cannot take; the message names the key and its source."""
+
+
+class Interp(str):
+    """A `${...}` interpolation in a preset: passed to Hydra unquoted so verl resolves it."""
 
 
 @dataclass(frozen=True)
 class Override:
     key: str                 # verl's dotted key
-    value: Any               # a plain python value
+    value: Any               # plain python value
     source: str              # where it came from, for error messages
-    add: bool = False        # verl reads it with .get() but its yaml does not declare it
 
     def hydra(self) -> str:
-        return f"{'+' if self.add else ''}{self.key}={hydra_value(self.value)}"
+        plus = "+" if self.key.startswith(ADDED) else ""
+        return f"{plus}{self.key}={hydra_value(self.value)}"
 
 
 @dataclass
@@ -55,56 +69,56 @@ class Composed:
     overrides: list[Override]
 
 
-# ---------------------------------------------------------------- params -> verl keys
 def _abs(path: str | Path) -> str:
     """verl's Ray workers may not share our working dir: every path goes absolute."""
     return str(Path(path).expanduser().resolve())
 
 
-def _opts(train: Any) -> dict:
-    """`train.verl` (cluster shape, rollout engine, raw overrides), with defaults."""
+def opts(train: Any) -> dict:
+    """`train.verl` (cluster shape, rollout engine, raw overrides) over the defaults."""
     given = OmegaConf.to_container(train.verl, resolve=True) if "verl" in train else {}
-    unknown = set(given) - set(VERL_DEFAULTS_OPTS)
+    unknown = set(given) - set(OPTS)
     if unknown:
-        raise VerlConfigError(f"train.verl: unknown key(s) {sorted(unknown)}; valid: "
-                              f"{sorted(VERL_DEFAULTS_OPTS)}")
-    return {**VERL_DEFAULTS_OPTS, **given}
+        raise VerlConfigError(f"train.verl: unknown key(s) {sorted(unknown)}; valid: {sorted(OPTS)}")
+    return {**OPTS, **given}
 
 
-def _common(cfg: Any, kind: str, prefix: str, optim: str) -> list[tuple[str, Any, str]]:
+# ---------------------------------------------------------------- params -> verl keys
+def _common(cfg: Any, model: str, optim: str) -> list[tuple[str, Any, str]]:
     """Keys both trainers share: model, optimiser, schedule, checkpoints, tracking, cluster."""
     from stages.common import tracking
 
-    t, opts = cfg.train, _opts(cfg.train)
-    steps = int(t.max_steps)
-    mode = tracking.resolve_mode(cfg.track.get("mode"))
+    t, o, steps = cfg.train, opts(cfg.train), int(cfg.train.max_steps)
+    if t.lr_scheduler not in SCHEDULERS:
+        raise VerlConfigError(f"train.lr_scheduler={t.lr_scheduler!r}: verl has constant and "
+                              f"cosine (both with warmup_ratio); valid here: {', '.join(SCHEDULERS)}")
+    if str(t.bf16).lower() == "false":
+        raise VerlConfigError("train.bf16=false: verl trains fp32 master weights under bf16/fp16 "
+                              "mixed precision only; set train.bf16=auto or train.backend=local")
+    logger = ["console", "file"] + ([] if tracking.resolve_mode(cfg.track.get("mode")) == "disabled"
+                                    else ["wandb"])
     out = [
-        (f"{prefix}.path", _abs(Path(cfg.paths.models) / "base"), "paths.models"),
+        (f"{model}.path", _abs(Path(cfg.paths.models) / "base"), "paths.models"),
         (f"{optim}.lr", float(t.lr), "train.lr"),
-        (f"{optim}.lr_scheduler_type", str(t.lr_scheduler), "train.lr_scheduler"),
+        (f"{optim}.lr_scheduler_type", SCHEDULERS[t.lr_scheduler], "train.lr_scheduler"),
         (f"{optim}.lr_warmup_steps_ratio", float(t.warmup_ratio), "train.warmup_ratio"),
         (f"{optim}.weight_decay", float(t.weight_decay), "train.weight_decay"),
         (f"{optim}.clip_grad", float(t.max_grad_norm), "train.max_grad_norm"),
         ("trainer.total_training_steps", steps if steps > 0 else None, "train.max_steps"),
         ("trainer.total_epochs", int(t.epochs), "train.epochs"),
         ("trainer.save_freq", _save_freq(t), "train.save_steps"),
-        ("trainer.test_freq", int(t.eval_steps) if t.eval_steps > 0 else max(steps, -1),
-         "train.eval_steps"),
+        ("trainer.test_freq", int(t.eval_steps) if t.eval_steps > 0 else steps, "train.eval_steps"),
         ("trainer.default_local_dir", _abs(cfg.paths.checkpoints), "paths.checkpoints"),
         ("trainer.project_name", str(cfg.track.project), "track.project"),
-        ("trainer.experiment_name", tracking.experiment_group(), "DVC experiment / git rev"),
-        ("trainer.logger", ["console", "file"] + (["wandb"] if mode != "disabled" else []),
-         "track.mode"),
-        ("trainer.nnodes", int(opts["nnodes"]), "train.verl.nnodes"),
-        ("trainer.n_gpus_per_node", int(opts["n_gpus_per_node"]), "train.verl.n_gpus_per_node"),
+        ("trainer.experiment_name", tracking.experiment_group(), "the DVC experiment / git rev"),
+        ("trainer.logger", logger, "track.mode"),
+        ("trainer.nnodes", int(o["nnodes"]), "train.verl.nnodes"),
+        ("trainer.n_gpus_per_node", int(o["n_gpus_per_node"]), "train.verl.n_gpus_per_node"),
     ]
-    if str(t.bf16).lower() == "false":
-        raise VerlConfigError("train.bf16=false: verl trains fp32 master weights under bf16/fp16 "
-                              "mixed precision only; set train.bf16=auto (or use backend=local)")
     if t.peft == "lora":
-        out += [(f"{prefix}.lora_rank", int(t.lora.r), "train.lora.r"),
-                (f"{prefix}.lora_alpha", int(t.lora.alpha), "train.lora.alpha"),
-                (f"{prefix}.target_modules", t.lora.target_modules, "train.lora.target_modules")]
+        out += [(f"{model}.lora_rank", int(t.lora.r), "train.lora.r"),
+                (f"{model}.lora_alpha", int(t.lora.alpha), "train.lora.alpha"),
+                (f"{model}.target_modules", t.lora.target_modules, "train.lora.target_modules")]
     elif t.peft != "none":
         raise VerlConfigError(f"train.peft={t.peft!r}: valid: lora, none")
     return out
@@ -116,19 +130,19 @@ def _save_freq(t: Any) -> int:
         return int(t.save_steps)
     if t.max_steps > 0:
         return int(t.max_steps)
-    raise VerlConfigError("train.save_steps <= 0 with train.max_steps=-1: verl would save no "
-                          "checkpoint to convert into the policy; set train.save_steps")
+    raise VerlConfigError("train.save_steps <= 0 and train.max_steps=-1: verl would save no "
+                          "checkpoint to turn into the policy; set train.save_steps")
 
 
 def _sft(cfg: Any) -> list[tuple[str, Any, str]]:
     t, fmt = cfg.train, Path(cfg.paths.format) / "sft"
-    return _common(cfg, "sft", "model", "optim") + [
+    batch = "train.per_device_batch_size"
+    return _common(cfg, "model", "optim") + [
         ("data.train_files", _abs(fmt / "train.parquet"), "paths.format"),
         ("data.val_files", _abs(fmt / "val.parquet"), "paths.format"),
-        # global batch = the local trainer's effective batch, whatever the GPU count
-        ("data.train_batch_size", int(t.per_device_batch_size * t.grad_accum),
-         "train.per_device_batch_size x train.grad_accum"),
-        ("data.micro_batch_size_per_gpu", int(t.per_device_batch_size), "train.per_device_batch_size"),
+        # the global batch is the local trainer's effective batch, whatever the GPU count
+        ("data.train_batch_size", int(t.per_device_batch_size * t.grad_accum), f"{batch} x grad_accum"),
+        ("data.micro_batch_size_per_gpu", int(t.per_device_batch_size), batch),
         ("data.max_length", int(t.max_length), "train.max_length"),
         ("trainer.max_ckpt_to_keep", int(t.save_total_limit), "train.save_total_limit"),
         ("trainer.seed", int(cfg.seed), "seed"),
@@ -136,122 +150,137 @@ def _sft(cfg: Any) -> list[tuple[str, Any, str]]:
 
 
 def _rl(cfg: Any) -> list[tuple[str, Any, str]]:
-    t, fmt, opts = cfg.train, Path(cfg.paths.format) / "verl", _opts(cfg.train)
-    actor, rollout = "actor_rollout_ref.actor", "actor_rollout_ref.rollout"
-    out = _common(cfg, "rl", "actor_rollout_ref.model", f"{actor}.optim") + [
+    t, fmt, seed = cfg.train, Path(cfg.paths.format) / "verl", int(cfg.seed)
+    actor, rollout, batch = "actor_rollout_ref.actor", "actor_rollout_ref.rollout", "train.per_device_batch_size"
+    out = _common(cfg, "actor_rollout_ref.model", f"{actor}.optim") + [
+        (f"{actor}.grad_clip", float(t.max_grad_norm), "train.max_grad_norm"),
         ("critic.model.path", _abs(Path(cfg.paths.models) / "base"), "paths.models"),
         ("data.train_files", _abs(fmt / "train.parquet"), "paths.format"),
         ("data.val_files", _abs(fmt / "val.parquet"), "paths.format"),
-        ("data.seed", int(cfg.seed), "seed"),
-        (f"{actor}.data_loader_seed", int(cfg.seed), "seed"),
-        (f"{rollout}.seed", int(cfg.seed), "seed"),
-        (f"{rollout}.name", str(opts["rollout"]), "train.verl.rollout"),
-        (f"{actor}.ppo_micro_batch_size_per_gpu", int(t.per_device_batch_size),
-         "train.per_device_batch_size"),
-        (f"{rollout}.log_prob_micro_batch_size_per_gpu", int(t.per_device_batch_size),
-         "train.per_device_batch_size"),
-        ("actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu", int(t.per_device_batch_size),
-         "train.per_device_batch_size"),
-        ("critic.ppo_micro_batch_size_per_gpu", int(t.per_device_batch_size),
-         "train.per_device_batch_size"),
+        ("data.val_max_samples", int(t.get("val_rows", -1)), "train.val_rows"),
+        ("data.seed", seed, "seed"), (f"{actor}.data_loader_seed", seed, "seed"),
+        (f"{rollout}.seed", seed, "seed"),
+        (f"{rollout}.name", str(opts(t)["rollout"]), "train.verl.rollout"),
+        (f"{rollout}.tensor_model_parallel_size", 1, "one GPU per rollout replica (raise it "
+         "with train.verl.overrides for models that do not fit one GPU)"),
+        (f"{rollout}.log_prob_micro_batch_size_per_gpu", int(t.per_device_batch_size), batch),
+        ("actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu", int(t.per_device_batch_size), batch),
+        ("critic.ppo_micro_batch_size_per_gpu", int(t.per_device_batch_size), batch),
         ("trainer.max_actor_ckpt_to_keep", int(t.save_total_limit), "train.save_total_limit"),
         ("trainer.max_critic_ckpt_to_keep", int(t.save_total_limit), "train.save_total_limit"),
         ("reward.custom_reward_function.path", str(REWARD_FILE), "verl/reward.py"),
         ("reward.custom_reward_function.name", "compute_score", "verl/reward.py"),
     ]
-    return out + _rl_sections(t)
-
-
-# verl-shaped params sections: `train.<section>.<key>` -> `<verl prefix>.<key>`
-RL_SECTIONS = {"algorithm": "algorithm", "actor": "actor_rollout_ref.actor",
-               "rollout": "actor_rollout_ref.rollout", "critic": "critic", "data": "data"}
-
-
-def _rl_sections(t: Any) -> list[tuple[str, Any, str]]:
-    out = []
-    for section, prefix in RL_SECTIONS.items():
-        if section in t:
-            for key, value in flatten(OmegaConf.to_container(t[section], resolve=True)).items():
-                out.append((f"{prefix}.{key}", value, f"train.{section}.{key}"))
-    if "reward" in t and t.reward:
-        spec = OmegaConf.to_container(t.reward, resolve=True)
-        out.append(("reward.custom_reward_function.reward_kwargs", {"reward": spec}, "train.reward"))
+    for section, prefix in RL_SECTIONS.items():             # the verl-shaped sub-trees
+        for key, value in flatten(_container(t.get(section))).items():
+            name = f"{section}.{key}"
+            out.append((RENAMED.get(name, f"{prefix}.{key}"), value, f"train.{name}"))
+    if t.get("reward"):
+        out.append(("reward.custom_reward_function.reward_kwargs.reward", _container(t.reward),
+                    "train.reward"))
     return out
 
 
-PARAMS: dict[str, Callable[[Any], list]] = {"sft": _sft, "rl": _rl}
-ADDED_KEYS = {"reward.custom_reward_function.reward_kwargs"}   # read by verl via .get()
+MAPPED = {"sft": {"lr", "lr_scheduler", "warmup_ratio", "weight_decay", "max_grad_norm", "max_steps",
+                  "epochs", "save_steps", "save_total_limit", "eval_steps", "bf16", "peft", "lora",
+                  "verl", "per_device_batch_size", "grad_accum", "max_length"}}
+MAPPED["rl"] = MAPPED["sft"] | set(RL_SECTIONS) | {"val_rows", "reward"}
+PARAMS = {"sft": _sft, "rl": _rl}
+
+
+def _container(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def _unmapped(train: Any, kind: str) -> None:
+    extra = sorted(set(train.keys()) - MAPPED[kind] - set(IGNORED))
+    if extra:
+        raise VerlConfigError(f"train.{extra[0]} (of {extra}) has no verl mapping: add it to "
+                              f"stages/train/verl_config.py, or use train.verl.overrides")
 
 
 # ---------------------------------------------------------------- composition
 def kind_of(train: Any) -> str:
     if train.trainer not in KINDS:
-        raise VerlConfigError(f"train.trainer={train.trainer!r} (train.algo={train.algo!r}) has no "
-                              f"verl trainer; verl runs: {', '.join(KINDS)}; or set train.backend=local")
+        raise VerlConfigError(f"train.trainer={train.trainer!r} (train={train.algo}) has no verl "
+                              f"trainer; verl runs {', '.join(KINDS)}; set train.backend=local")
     return KINDS[train.trainer]
 
 
-def preset_path(algo: str) -> Path:
+def preset(algo: str) -> list[Override]:
     path = PRESETS / f"{algo}.yaml"
     if not path.exists():
-        names = sorted(p.stem for p in PRESETS.glob("*.yaml"))
-        raise VerlConfigError(f"train.algo={algo!r}: no verl preset {path.relative_to(ROOT)}; "
-                              f"presets: {', '.join(names)}; or set train.backend=local")
-    return path
+        names = ", ".join(sorted(p.stem for p in PRESETS.glob("*.yaml")))
+        raise VerlConfigError(f"train={algo}: no verl preset verl/presets/{algo}.yaml (presets: "
+                              f"{names}); set train.backend=local")
+    tree = OmegaConf.to_container(OmegaConf.load(path)) or {}
+    return [Override(k, Interp(v) if isinstance(v, str) and re.fullmatch(r"\$\{.*\}", v) else v,
+                     f"verl/presets/{algo}.yaml") for k, v in flatten(tree).items()]
 
 
 def overrides(cfg: Any) -> tuple[str, list[Override], list[str]]:
-    """(kind, preset + params overrides, raw user overrides), in the order they apply."""
+    """(kind, preset + params overrides, raw `train.verl.overrides`), in the order they apply."""
     kind = kind_of(cfg.train)
-    preset = preset_path(str(cfg.train.algo))
-    out = [Override(k, v, str(preset.relative_to(ROOT)))
-           for k, v in flatten(OmegaConf.to_container(OmegaConf.load(preset))).items()]
-    out += [Override(k, v, f"params {src}", add=k in ADDED_KEYS) for k, v, src in PARAMS[kind](cfg)]
-    return kind, out, [str(o) for o in _opts(cfg.train)["overrides"]]
+    _unmapped(cfg.train, kind)
+    ours = preset(str(cfg.train.algo)) + [Override(k, v, f"params {s}") for k, v, s in PARAMS[kind](cfg)]
+    return kind, ours, [str(r) for r in opts(cfg.train)["overrides"]]
 
 
 def compose(cfg: Any) -> Composed:
-    """verl's config for these params; a key verl lacks raises VerlConfigError naming it."""
+    """verl's full config for these params; a key verl lacks raises VerlConfigError naming it."""
     from hydra import compose as hydra_compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
 
+    import_verl()
     kind, ours, raw = overrides(cfg)
     sources = {o.key: o.source for o in ours}
-    sources.update({r.split("=", 1)[0].lstrip("+~"): f"params train.verl.overrides[{i}]"
-                    for i, r in enumerate(raw)})
+    sources |= {r.split("=", 1)[0].lstrip("+~"): f"params train.verl.overrides[{i}]"
+                for i, r in enumerate(raw)}
     GlobalHydra.instance().clear()
     try:
         with initialize_config_module("verl.trainer.config", version_base=None):
-            base = hydra_compose(VERL_DEFAULTS[kind])
             try:
-                config = hydra_compose(VERL_DEFAULTS[kind], overrides=[o.hydra() for o in ours] + raw)
+                config = hydra_compose(VERL_CONFIG[kind], overrides=[o.hydra() for o in ours] + raw)
             except HydraException as e:
-                raise _explain(e, sources, base, kind) from None
+                raise _explain(e, sources, hydra_compose(VERL_CONFIG[kind]), kind) from None
     finally:
         GlobalHydra.instance().clear()
     return Composed(kind, config, ours)
+
+
+def import_verl() -> Any:
+    """Import verl here, so a failure shows as itself rather than as Hydra's "config module not
+    found"; verl/plugins goes on sys.path first because an exported VERL_USE_EXTERNAL_MODULES
+    (verl/README.md) makes verl import lmforge_verl_compat at import time."""
+    import sys
+
+    plugins = str(ROOT / "verl" / "plugins")
+    if plugins not in sys.path:
+        sys.path.append(plugins)
+    import verl
+
+    return verl
 
 
 def _explain(e: Exception, sources: dict, base: DictConfig, kind: str) -> VerlConfigError:
     """Hydra says `Could not override 'x.y'`; say which params key or preset asked for it."""
     import verl
 
-    text = f"{e} {e.__cause__ or ''}"
-    m = re.search(r"override '\+?([^']+)'", text) or re.search(r"[Kk]ey '([^']+)'", text)
+    m = re.search(r"override '\+?([^']+)'", str(e)) or re.search(r"[Kk]ey '([^']+)'", f"{e.__cause__}")
     key = m.group(1) if m else "?"
     parent, _, leaf = key.rpartition(".")
     node = OmegaConf.select(base, parent) if parent else base
     near = difflib.get_close_matches(leaf, list(node.keys()), n=3) if isinstance(node, DictConfig) else []
-    hint = f"; did you mean {', '.join(f'{parent}.{n}'.lstrip('.') for n in near)}?" if near else ""
+    hint = f"; did you mean {', '.join('.'.join(filter(None, (parent, n))) for n in near)}?" if near else ""
     return VerlConfigError(f"{sources.get(key, 'an override')}: verl {verl.__version__} "
-                           f"{VERL_DEFAULTS[kind]} has no key {key!r}{hint}\n  ({str(e).strip()})")
+                           f"{VERL_CONFIG[kind]}.yaml has no key {key!r}{hint}\n  ({str(e).strip()})")
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     """{'a': {'b': 1}} -> {'a.b': 1}; lists and empty dicts stay values."""
     if not isinstance(tree, dict) or (not tree and prefix):
-        return {prefix: tree}
+        return {prefix: tree} if prefix else {}
     out: dict[str, Any] = {}
     for k, v in tree.items():
         out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
@@ -259,10 +288,11 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def hydra_value(v: Any) -> str:
-    """A python value in Hydra's override grammar; strings quoted so paths, commas, quotes and
-    `${` stay literal (backslashes doubled only before a quote, `${` or the end, as Hydra reads)."""
-    if v is None:
-        return "null"
+    """A python value in Hydra's override grammar. Strings are quoted so paths, commas, quotes
+    and `${` stay literal (Hydra reads a backslash as an escape only before a quote, `${` or
+    the end of the string, so only those are doubled)."""
+    if isinstance(v, Interp) or v is None:
+        return "null" if v is None else str(v)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, float)):
@@ -274,58 +304,62 @@ def hydra_value(v: Any) -> str:
         return "[" + ",".join(hydra_value(x) for x in v) + "]"
     if isinstance(v, dict):
         return "{" + ",".join(f"{k}:{hydra_value(x)}" for k, x in v.items()) + "}"
-    raise VerlConfigError(f"cannot pass {type(v).__name__} {v!r} to verl")
+    raise VerlConfigError(f"cannot pass a {type(v).__name__} ({v!r}) to verl")
 
 
-# ---------------------------------------------------------------- validation and output
+# ---------------------------------------------------------------- validation
 GROUP_ESTIMATORS = {"grpo", "grpo_vectorized", "grpo_passk", "rloo", "rloo_vectorized", "opo",
                     "gpg", "reinforce_plus_plus_baseline", "gdpo"}   # baseline from the group
 
 
 def validate(composed: Composed, check_files: bool = True) -> None:
-    """verl's own checks, run here so a bad value fails before Ray starts (not minutes later).
-    `check_files` also checks that the model and data exist and loads the model's config."""
+    """verl's own checks, here, so a bad value fails before Ray starts rather than minutes in.
+    `check_files`: the model and data exist, and the model's config loads."""
     cfg = composed.config
     missing = [k for k in OmegaConf.missing_keys(cfg) if not k.startswith("reward.reward_model")]
     if missing:
         raise VerlConfigError(f"verl needs a value for {', '.join(sorted(missing))}")
     if check_files:
-        files = [cfg.data.train_files, cfg.data.val_files, cfg.model.path if composed.kind == "sft"
-                 else cfg.actor_rollout_ref.model.path]
-        absent = [f for f in files if f and not Path(f).exists()]
+        model = cfg.model.path if composed.kind == "sft" else cfg.actor_rollout_ref.model.path
+        absent = [f for f in (cfg.data.train_files, cfg.data.val_files, model) if not Path(f).exists()]
         if absent:
             raise VerlConfigError(f"not found: {', '.join(absent)} (run `dvc repro format model`)")
     try:
         (_check_rl if composed.kind == "rl" else _check_sft)(cfg, check_files)
+    except VerlConfigError:
+        raise
     except (AssertionError, ValueError, TypeError, KeyError) as e:
-        if isinstance(e, VerlConfigError):
-            raise
         raise VerlConfigError(f"verl rejects the composed config: {type(e).__name__}: {e}") from e
 
 
 def _check_rl(cfg: DictConfig, check_files: bool) -> None:
+    import warnings
+
     from verl.trainer.ppo import core_algos
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import omega_conf_to_dataclass, validate_config
 
-    est = cfg.algorithm.adv_estimator
+    est, n = cfg.algorithm.adv_estimator, cfg.actor_rollout_ref.rollout.n
     _registered("algorithm.adv_estimator", est, core_algos.ADV_ESTIMATOR_REGISTRY)
-    loss = cfg.actor_rollout_ref.actor.policy_loss.loss_mode
-    _registered("actor_rollout_ref.actor.policy_loss.loss_mode", loss, core_algos.POLICY_LOSS_REGISTRY)
-    n = cfg.actor_rollout_ref.rollout.n
+    _registered("actor_rollout_ref.actor.policy_loss.loss_mode",
+                cfg.actor_rollout_ref.actor.policy_loss.loss_mode, core_algos.POLICY_LOSS_REGISTRY)
     if est in GROUP_ESTIMATORS and n < 2:
         raise VerlConfigError(f"algorithm.adv_estimator={est} takes its baseline from the other "
-                              f"completions of a prompt: set train.rollout.n >= 2 (got {n})")
-    import warnings
-
+                              f"samples of a prompt: set train.rollout.n >= 2 (got {n})")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")    # verl warns when it disables the critic
+        warnings.simplefilter("ignore")            # verl warns when it turns the critic off
         critic = need_critic(cfg)
-    validate_config(cfg, use_reference_policy=need_reference_policy(cfg), use_critic=critic)
-    for key in ("algorithm", "actor_rollout_ref.rollout", "reward"):
+    # the critic's check loads its model config, so it needs the files
+    validate_config(cfg, use_reference_policy=need_reference_policy(cfg),
+                    use_critic=critic and check_files)
+    for key in ("algorithm", "actor_rollout_ref.rollout"):
         omega_conf_to_dataclass(OmegaConf.select(cfg, key))
+    buffer = OmegaConf.select(cfg, "reward.reward_kwargs.overlong_buffer_cfg")
+    if buffer is not None and buffer.enable and buffer.len > cfg.data.max_response_length:
+        raise VerlConfigError(f"reward.reward_kwargs.overlong_buffer_cfg.len={buffer.len} exceeds "
+                              f"train.data.max_response_length={cfg.data.max_response_length}")
     if check_files:
-        omega_conf_to_dataclass(cfg.actor_rollout_ref.model)     # reads the model's config
+        omega_conf_to_dataclass(cfg.actor_rollout_ref.model)    # reads the model's config
 
 
 def _check_sft(cfg: DictConfig, check_files: bool) -> None:
@@ -335,21 +369,22 @@ def _check_sft(cfg: DictConfig, check_files: bool) -> None:
         omega_conf_to_dataclass(cfg[key])
     gpus = cfg.trainer.nnodes * cfg.trainer.n_gpus_per_node
     if cfg.data.train_batch_size % gpus:
-        raise VerlConfigError(f"data.train_batch_size={cfg.data.train_batch_size} (train."
-                              f"per_device_batch_size x train.grad_accum) must divide by the "
-                              f"{gpus} GPUs (train.verl.nnodes x n_gpus_per_node)")
+        raise VerlConfigError(f"data.train_batch_size={cfg.data.train_batch_size} (train.per_device_"
+                              f"batch_size x grad_accum) must divide by the {gpus} GPUs "
+                              f"(train.verl.nnodes x train.verl.n_gpus_per_node)")
     if check_files:
         omega_conf_to_dataclass(cfg.model)
 
 
 def _registered(key: str, name: str, registry: dict) -> None:
     if name not in registry:
-        raise VerlConfigError(f"{key}={name!r} is not registered in verl core_algos; valid: "
+        raise VerlConfigError(f"{key}={name!r} is not registered in verl's core_algos; valid: "
                               f"{', '.join(sorted(registry))}")
 
 
 def write(composed: Composed, path: str | Path) -> Path:
     """The resolved config: the exact file verl is launched with (written atomically)."""
-    path = Path(path)
+    from stages.common import io
+
     io.write_text(OmegaConf.to_yaml(composed.config, resolve=True), path)
-    return path
+    return Path(path)

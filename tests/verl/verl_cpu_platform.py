@@ -17,13 +17,40 @@ from verl.plugin.platform.platform_base import PlatformBase
 from verl.plugin.platform.platform_manager import PlatformRegistry
 
 
+class _CpuDevice:
+    """torch.cpu plus the memory queries verl logs (a host has no device memory to report)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(torch.cpu, name)
+
+    def memory_allocated(self, *a, **k) -> int:
+        return 0
+
+    memory_reserved = max_memory_allocated = max_memory_reserved = memory_allocated
+
+    def mem_get_info(self, *a, **k) -> tuple[int, int]:
+        return 0, 0
+
+    def empty_cache(self) -> None:
+        return None
+
+    def reset_peak_memory_stats(self, *a, **k) -> None:
+        return None
+
+    def get_device_name(self, *a, **k) -> str:
+        return "CPU"  # verl's MFU estimate looks the name up in a GPU table; unknown -> inf flops
+
+
+_CPU_DEVICE = _CpuDevice()
+
+
 @PlatformRegistry.register(platform="cpu")
 class PlatformCPU(PlatformBase):
     """Everything on torch.cpu; collectives on gloo; no profiler, no IPC."""
 
     device_name = property(lambda self: "cpu")
     vendor_name = property(lambda self: "cpu")
-    device_module = property(lambda self: torch.cpu)
+    device_module = property(lambda self: _CPU_DEVICE)
 
     def is_available(self) -> bool:
         return True
@@ -104,19 +131,3 @@ def _single_backend_for_cpu() -> None:
 
 _single_backend_for_cpu()
 
-
-def _trl_value_head_compat() -> None:
-    import sys, types
-    try:
-        from trl.experimental.ppo import AutoModelForCausalLMWithValueHead  # noqa: F401
-        return
-    except ImportError:
-        pass
-    mod = types.ModuleType("trl.experimental.ppo")
-    class AutoModelForCausalLMWithValueHead(torch.nn.Module):
-        pass
-    mod.AutoModelForCausalLMWithValueHead = AutoModelForCausalLMWithValueHead
-    sys.modules["trl.experimental.ppo"] = mod
-
-
-_trl_value_head_compat()

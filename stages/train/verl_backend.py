@@ -1,0 +1,197 @@
+"""`train.backend: verl`: the train stage's params run as a real verl job; the result is the
+same HF policy dir the local executor writes.
+
+    dvc exp run -S train=grpo -S train.backend=verl          # on a GPU box or a Ray cluster
+    python -m stages.train.verl_backend --dry-run            # compose + validate + write only
+
+setup    compose verl's config (verl_config.py), validate it, write it beside the checkpoints
+train    python -m verl.trainer.main_ppo (RL) | torchrun -m verl.trainer.sft_trainer (SFT; the
+         Ray launcher verl.trainer.sft_trainer_ray when nnodes > 1), logs streamed, the tail
+         quoted on failure; verl resumes from ${paths.checkpoints} after a crash
+cleanup  verl's model merger turns the last checkpoint into ${paths.models}/policy (atomic);
+         verl's per-step metrics (its `file` logger) become the stage's curves and metrics
+
+verl/README.md covers clusters: RAY_ADDRESS, nnodes, rollout engines, shared storage.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from stages.common import io, params, tracking
+from stages.train import verl_config
+from stages.train.verl_config import ROOT, Composed
+
+CONFIG = "verl_config.yaml"          # beside the checkpoints, and copied into the policy dir
+METRICS = "verl_metrics.jsonl"       # verl's `file` logger: {"step", "data": {...}} per step
+LOG = "verl.log"
+PLUGIN = "lmforge_verl_compat"       # verl/plugins/: imported by verl itself in every process
+HYDRA = ["hydra.run.dir=.", "hydra.output_subdir=null", "hydra/job_logging=stdout"]
+SUMMARY = ("train/loss", "val/loss", "critic/score/mean", "critic/rewards/mean", "actor/pg_loss",
+           "actor/entropy", "actor/kl_loss", "response_length/mean")
+
+
+class VerlRunError(RuntimeError):
+    """verl (or its model merger) failed; the message carries the tail of its log."""
+
+
+def train(cfg: Any, dry_run: bool = False, curves: Any = None) -> dict:
+    """Run verl for the full params `cfg`; returns the stage metrics. `curves` (stages.train.
+    curves.Curves) receives verl's step metrics when given."""
+    composed = verl_config.compose(cfg)
+    verl_config.validate(composed)
+    if dry_run:
+        path = verl_config.write(composed, Path(cfg.paths.train_out) / CONFIG)
+        return {"dry_run": True, "verl_config": str(path), "kind": composed.kind}
+    ckpt = _prepare_checkpoints(cfg, composed)
+    config_path = verl_config.write(composed, ckpt / CONFIG)
+    env = environment(cfg, ckpt / METRICS)
+    start = time.time()
+    launch(command(composed, config_path), env, ckpt / LOG)
+    runtime = time.time() - start
+    rows = read_metrics(ckpt / METRICS)
+    for row in rows:
+        if curves is not None:
+            curves.log(row["data"], step=row["step"])
+    merge(last_checkpoint(ckpt, composed.kind), Path(cfg.paths.models) / "policy", composed, env,
+          {"train": params.to_dict(cfg.train), "seed": cfg.seed})
+    return summarise(rows, runtime)
+
+
+def _prepare_checkpoints(cfg: Any, composed: Composed) -> Path:
+    """Resume only the same run: a changed param, input or verl version discards old checkpoints."""
+    import verl
+
+    from stages.train import checkpoints
+
+    c = composed.config
+    model = c.model.path if composed.kind == "sft" else c.actor_rollout_ref.model.path
+    fp = checkpoints.fingerprint({"train": params.to_dict(cfg.train), "seed": cfg.seed,
+                                  "verl": verl.__version__, "overrides": [o.hydra() for o in composed.overrides
+                                                                           if o.key != "trainer.experiment_name"]},
+                                 [Path(c.data.train_files), Path(c.data.val_files), Path(model)])
+    ckpt = Path(c.trainer.default_local_dir)
+    checkpoints.prepare(ckpt, fp)
+    return ckpt
+
+
+def command(composed: Composed, config_path: Path) -> list[str]:
+    """The verl entry point, reading the written config as its whole Hydra config."""
+    c, py = composed.config, sys.executable
+    cfg_args = ["--config-path", str(config_path.parent.resolve()), "--config-name", config_path.stem]
+    if composed.kind == "rl":
+        return [py, "-m", "verl.trainer.main_ppo", *cfg_args, *HYDRA]
+    if c.trainer.nnodes > 1:
+        return [py, "-m", "verl.trainer.sft_trainer_ray", *cfg_args, *HYDRA]
+    return [py, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
+            f"--nproc_per_node={c.trainer.n_gpus_per_node}", "-m", "verl.trainer.sft_trainer",
+            *cfg_args, *HYDRA]
+
+
+def environment(cfg: Any, metrics_file: Path) -> dict:
+    """This process's environment (secrets stay in it, never in the config) plus: the repo and
+    verl/plugins importable, the compat plugin loaded, verl's metrics file, W&B grouping."""
+    env = dict(os.environ)
+    paths = [str(ROOT), str(ROOT / "verl" / "plugins"), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    mods = [m for m in env.get("VERL_USE_EXTERNAL_MODULES", "").split(",") if m and m != PLUGIN]
+    env["VERL_USE_EXTERNAL_MODULES"] = ",".join([PLUGIN, *mods])
+    env["VERL_FILE_LOGGER_PATH"] = str(metrics_file.resolve())
+    mode = tracking.resolve_mode(cfg.track.get("mode"))
+    if mode != "disabled":
+        env.update(WANDB_MODE=mode, WANDB_RUN_GROUP=tracking.experiment_group(),
+                   WANDB_JOB_TYPE="train-verl", WANDB_DIR=str(Path(cfg.track.dir).resolve()))
+        Path(env["WANDB_DIR"]).mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def launch(argv: list[str], env: dict, log_path: Path, tail_lines: int = 60) -> None:
+    """Run `argv`, streaming its output to ours and to `log_path`; a non-zero exit raises
+    VerlRunError quoting the last lines. Ctrl-C stops the whole process group (Ray included)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
+    print("$ " + " ".join(argv), flush=True)
+    with open(log_path, "a", encoding="utf-8") as log, subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            errors="replace", bufsize=1, start_new_session=True) as proc:
+        try:
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                log.write(line)
+                tail.append(line)
+            code = proc.wait()
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+            raise
+    if code != 0:
+        raise VerlRunError(f"`{' '.join(argv[:3])} ...` exited with {code} (full log: {log_path}); "
+                           f"last lines:\n{''.join(tail)}")
+
+
+def last_checkpoint(ckpt: Path, kind: str) -> Path:
+    """verl's tracker file names the last complete save: global_step_N (SFT) or its actor/ (RL)."""
+    tracker = ckpt / "latest_checkpointed_iteration.txt"
+    if not tracker.exists():
+        raise VerlRunError(f"verl finished but left no checkpoint in {ckpt} ({tracker.name} absent)")
+    step_dir = ckpt / f"global_step_{int(tracker.read_text().strip())}"
+    found = step_dir / "actor" if kind == "rl" else step_dir
+    if not found.is_dir():
+        raise VerlRunError(f"{tracker} names {found}, which does not exist")
+    return found
+
+
+def merge(checkpoint: Path, policy_dir: Path, composed: Composed, env: dict, made_by: dict) -> None:
+    """verl's own model merger: sharded checkpoint -> HF dir (bf16 weights, tokenizer, chat
+    template from the checkpoint's huggingface/), then the config that made it, atomically."""
+    c = composed.config
+    strategy = c.engine.strategy if composed.kind == "sft" else c.actor_rollout_ref.actor.strategy
+    backend = "megatron" if strategy == "megatron" else "fsdp"
+    with io.atomic_path(policy_dir, is_dir=True) as tmp:
+        launch([sys.executable, "-m", "verl.model_merger", "merge", "--backend", backend,
+                "--local_dir", str(checkpoint), "--target_dir", str(tmp)],
+               env, checkpoint.parent / LOG)
+        if not (tmp / "config.json").exists():
+            raise VerlRunError(f"verl's model merger wrote no config.json from {checkpoint}")
+        verl_config.write(composed, tmp / CONFIG)
+        io.write_json(made_by, tmp / "lmforge_train.json")
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """verl's file logger rows; a resumed run appends the later steps, so the last row per step wins."""
+    if not path.exists():
+        return []
+    rows = {r["step"]: r for r in io.read_jsonl(path)}
+    return [rows[s] for s in sorted(rows)]
+
+
+def summarise(rows: list[dict], runtime_s: float) -> dict:
+    """Stage metrics: steps, speed, and the last value of the curves a reader looks at first."""
+    last: dict[str, float] = {}
+    for row in rows:
+        last.update({k: v for k, v in row["data"].items() if k in SUMMARY})
+    steps = rows[-1]["step"] if rows else 0
+    return {"steps": steps, "runtime_s": round(runtime_s, 1),
+            "steps_per_s": round(steps / runtime_s, 4) if runtime_s > 0 else None, **last}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """python -m stages.train.verl_backend [--dry-run] [--params params.yaml]"""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dry-run", action="store_true", help="compose and validate only; no launch")
+    p.add_argument("--params", default=params.PARAMS_FILE)
+    args = p.parse_args(argv)
+    cfg = params.load(args.params)
+    print(json.dumps(train(cfg, dry_run=args.dry_run), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Loaded by verl itself in every process that imports it (driver, Ray workers), through
+verl's plugin hook: VERL_USE_EXTERNAL_MODULES=lmforge_verl_compat with verl/plugins on
+PYTHONPATH (stages/train/verl_backend.py sets both; on a cluster, export them before
+`ray start`, see verl/README.md).
+
+It bridges one gap between verl 0.9.1 and the trl this project trains with: when trl is
+installed, verl's model loader (verl/models/transformers/monkey_patch.py) imports
+`AutoModelForCausalLMWithValueHead` from `trl.experimental.ppo`, then from `trl`, and fails
+if neither has it; trl >= 1.13 removed it from both. verl only re-binds the class's
+`state_dict` there, and only builds one when a critic model has no token-classification head.
+So when trl lacks it, this registers a stand-in class under `trl.experimental.ppo` that
+refuses to be built, with the reason. Nothing is done when trl still ships the class.
+"""
+from __future__ import annotations
+
+import sys
+import types
+import warnings
+
+
+def _value_head_stand_in() -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # trl warns on any trl.experimental import
+            import trl.experimental.ppo  # noqa: F401
+        return
+    except ImportError:
+        pass
+    try:
+        from trl import AutoModelForCausalLMWithValueHead  # noqa: F401
+        return
+    except ImportError:
+        pass
+    except Exception:  # trl absent or broken: verl then skips the import itself
+        return
+
+    class AutoModelForCausalLMWithValueHead:
+        """Stand-in for the class trl >= 1.13 removed (see the module docstring)."""
+
+        @classmethod
+        def from_pretrained(cls, *args, **kwargs):
+            raise RuntimeError(
+                "the critic model has no token-classification head, and verl's fallback needs "
+                "trl's AutoModelForCausalLMWithValueHead, which trl >= 1.13 removed; use a base "
+                "model with a *ForTokenClassification class (Llama, Qwen2, ...) or trl <= 1.12")
+
+    module = types.ModuleType("trl.experimental.ppo")
+    module.AutoModelForCausalLMWithValueHead = AutoModelForCausalLMWithValueHead
+    sys.modules["trl.experimental.ppo"] = module
+
+
+_value_head_stand_in()
