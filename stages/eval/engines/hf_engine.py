@@ -4,6 +4,10 @@ Prompts are sorted by token length (longest first) before batching, so each batc
 and an out-of-memory batch shows up at the start, not after an hour. Results come back in
 input order. `batch_size` counts sequences: with n samples per prompt a batch holds
 `batch_size // n` prompts.
+
+transformers checks stop strings against the end of the whole sequence, prompt included, so a
+stop string that straddles the prompt's last characters ends generation early; such a sample
+still reports `finish: "stop"`.
 """
 from __future__ import annotations
 

@@ -1,0 +1,90 @@
+"""The HF engine on the tiny random model: batching must not change what greedy decoding says."""
+from __future__ import annotations
+
+import pytest
+
+from stages.eval.engines import SamplingParams, cut_at_stop, make_engine
+
+PROMPTS = [
+    [{"role": "user", "content": "What is 2 + 2?"}],
+    "def add(a, b):\n",
+    [{"role": "user", "content": "Write a long story about a cat " * 8}],
+    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+    "x",
+]
+
+
+@pytest.fixture(scope="module")
+def engine(varied_model_dir):
+    return make_engine("hf", str(varied_model_dir), batch_size=8, progress=False)
+
+
+def test_batched_greedy_equals_one_at_a_time(engine, varied_model_dir):
+    params = SamplingParams(max_new_tokens=12)
+    batched = engine.generate(PROMPTS, params)
+    single = make_engine("hf", str(varied_model_dir), batch_size=1, progress=False)
+    alone = single.generate(PROMPTS, params)
+    assert len({c.texts[0] for c in batched}) == len(PROMPTS)       # not a degenerate model
+    assert [c.texts for c in batched] == [c.texts for c in alone]
+    assert [c.new_tokens for c in batched] == [c.new_tokens for c in alone]
+
+
+def test_results_come_back_in_prompt_order_with_the_chat_template(engine):
+    outs = engine.generate(PROMPTS, SamplingParams(max_new_tokens=2))
+    assert outs[1].prompt_text == "def add(a, b):\n"                 # raw text: untouched
+    assert outs[0].prompt_text.endswith("<|im_start|>assistant\n")  # chat: generation prompt
+    assert "What is 2 + 2?" in outs[0].prompt_text
+    assert outs[2].prompt_tokens > outs[0].prompt_tokens > outs[4].prompt_tokens
+
+
+def test_stop_strings_cut_the_text(engine):
+    free = engine.generate(PROMPTS, SamplingParams(max_new_tokens=16))
+    checked = 0
+    for prompt, comp in zip(PROMPTS, free):
+        text = comp.texts[0]
+        stop = text[4:7]                  # a piece of what the model says unprompted
+        if len(stop) < 3 or not stop.strip() or text.find(stop) != 4:
+            continue                      # (HF also matches across the prompt's tail: avoid repeats)
+        cut = engine.generate([prompt], SamplingParams(max_new_tokens=16, stop=(stop,)))[0]
+        assert cut.texts[0] == text[:text.find(stop)]
+        assert cut.finish == ["stop"]
+        checked += 1
+    assert checked >= 3
+
+
+def test_sampling_gives_n_different_samples(engine):
+    outs = engine.generate(PROMPTS[:2], SamplingParams(max_new_tokens=8, temperature=1.0, n=3, seed=1))
+    assert [len(c.texts) for c in outs] == [3, 3]
+    assert len(set(outs[0].texts)) > 1
+    again = engine.generate(PROMPTS[:2], SamplingParams(max_new_tokens=8, temperature=1.0, n=3, seed=1))
+    assert [c.texts for c in again] == [c.texts for c in outs]    # seeded
+
+
+def test_max_new_tokens_is_respected_and_reported(engine):
+    outs = engine.generate(PROMPTS, SamplingParams(max_new_tokens=5))
+    assert all(n <= 5 for c in outs for n in c.new_tokens)
+    assert all(f in ("stop", "length") for c in outs for f in c.finish)
+
+
+def test_cut_at_stop_takes_the_earliest():
+    assert cut_at_stop("abc\ndef x\nclass y", ("\nclass", "\ndef")) == ("abc", True)
+    assert cut_at_stop("abc", ("\ndef",)) == ("abc", False)
+
+
+def test_vllm_engine_says_what_to_do_without_vllm_or_gpu(tiny_model_dir):
+    pytest.importorskip("torch")
+    try:
+        import vllm  # noqa: F401
+        import torch
+        if torch.cuda.is_available():
+            pytest.skip("vllm and a GPU are present")
+    except ImportError:
+        pass
+    with pytest.raises(RuntimeError, match=r"eval.engine=vllm needs vllm installed \(pip install "
+                                           r"\.\[gpu\]\) and a GPU, or set eval.engine=hf"):
+        make_engine("vllm", str(tiny_model_dir))
+
+
+def test_unknown_engine_lists_the_valid_ones(tiny_model_dir):
+    with pytest.raises(KeyError, match="valid: hf, vllm"):
+        make_engine("tgi", str(tiny_model_dir))
