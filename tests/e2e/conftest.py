@@ -26,8 +26,9 @@ CANARIES = {"WANDB_API_KEY": "wandbcanary0123456789abcdef0123456789abcd", "HF_TO
 def env_for(workdir: Path, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "PYTEST_"))}
     env.update(PATH=f"{Path(sys.executable).parent}:{env['PATH']}", WANDB_MODE="offline",
-               HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", LMFORGE_SHARED_DATASETS=str(
-                   REPO.parent / "shared" / "datasets"), **CANARIES, **extra)
+               HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+               LMFORGE_SHARED_DATASETS=str(REPO.parent / "shared" / "datasets"), **CANARIES)
+    env.update(extra)
     return env
 
 
