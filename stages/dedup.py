@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from stages.common import io, params, rejects, tracking
+from stages.common import cli, io, params, rejects, tracking
 from stages.data import decontam, dedup, rows
 
 
@@ -43,4 +43,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, "dedup")

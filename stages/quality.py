@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.common import io, params, rejects, tracking
+from stages.common import cli, io, params, rejects, tracking
 from stages.data import quality, rows
 
 METHODS = ("heuristic", "model", "both")
@@ -45,4 +45,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, "quality")

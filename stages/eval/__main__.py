@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from stages.common import io, params, tracking
+from stages.common import cli, io, params, tracking
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,4 +47,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, "eval")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.common import io, params, tracking
+from stages.common import cli, io, params, tracking
 
 
 def main() -> None:
@@ -33,4 +33,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, "train")
