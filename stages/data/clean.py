@@ -53,7 +53,7 @@ def run(df: pl.DataFrame, profile: dict, fields: list[str]) -> tuple[pl.DataFram
     for name, kw in profile.items():
         kw = dict(kw)
         rule = RULES.get(name)
-        for f in kw.pop("fields", fields):
+        for f in [x for x in kw.pop("fields", fields) if x in work]:   # within data.clean.fields
             idx = np.flatnonzero(alive & work[f].is_not_null().to_numpy())
             if len(idx) == 0:
                 continue

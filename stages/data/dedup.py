@@ -14,7 +14,7 @@ import polars as pl
 
 from stages.common import rejects
 from stages.data import lsh, text
-from stages.data.minhash import Signer, jaccard_estimate
+from stages.data.minhash import Signer, jaccard_estimate  # noqa: F401  (Signer: used by stream)
 
 STAGE = "dedup"
 KEEP, EXACT, NEAR = 0, 1, 2

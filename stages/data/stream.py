@@ -1,0 +1,93 @@
+"""Clean + dedup over a large parquet file in batches, on several processes, in bounded memory.
+
+Workers each read one slice of the input, clean it, write the kept rows of that slice to a part
+file and send back only 8 bytes of hash and one MinHash signature per kept row. The main process
+then decides duplicates (exact + LSH in band groups) and rewrites each part without them. Memory
+is one batch per worker plus num_perm * 4 bytes per row, so 1M rows fit in a few GB.
+
+    python bench/bench_dedup.py --docs 1000000
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from stages.common import io
+from stages.data import clean, dedup, text
+
+
+@dataclass
+class Job:
+    path: str
+    offset: int
+    length: int
+    part: int
+    out: str
+    profile: dict
+    fields: list
+    dcfg: dedup.DedupConfig
+
+
+def _clean_part(job: Job) -> tuple[int, np.ndarray, np.ndarray | None, int, dict]:
+    df = pl.scan_parquet(job.path).slice(job.offset, job.length).collect()
+    kept, rejected, _ = clean.run(df, job.profile, job.fields)
+    io.write_parquet(kept, Path(job.out) / f"clean-{job.part:05d}.parquet")
+    norm = kept.select(text.normalised(text.joined(job.dcfg.fields))).to_series()
+    h = norm.hash(seed=0).to_numpy().astype(np.uint64)
+    sig = dedup.Signer(job.dcfg.num_perm, job.dcfg.seed, job.dcfg.shingle,
+                       job.dcfg.shingle_size).signatures(norm) if job.dcfg.near else None
+    by_rule = dict(rejected.group_by("rule").len().iter_rows()) if rejected.height else {}
+    return job.part, h, sig, rejected.height, by_rule
+
+
+def run(path: str | Path, out_dir: str | Path, profile: dict, fields: list, dcfg: dedup.DedupConfig,
+        batch_size: int = 20000, workers: int = 2, progress: bool = True) -> dict:
+    """Returns clean and dedup funnels; kept rows end up in out_dir/kept-*.parquet."""
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    n = pl.scan_parquet(path).select(pl.len()).collect().item()
+    jobs = [Job(str(path), o, min(batch_size, n - o), i, str(out), profile, fields, dcfg)
+            for i, o in enumerate(range(0, n, batch_size))]
+    parts: dict[int, tuple] = {}
+    by_rule: dict[str, int] = {}
+    with mp.get_context("spawn").Pool(workers) as pool:   # fork can deadlock polars threads
+        for part, h, sig, n_rej, rules in tqdm(pool.imap_unordered(_clean_part, jobs), total=len(jobs),
+                                               desc="clean+minhash", disable=not progress):
+            parts[part] = (h, sig, n_rej)
+            for k, v in rules.items():
+                by_rule[k] = by_rule.get(k, 0) + v
+    dd = dedup.Deduper(dcfg)
+    sizes = []
+    for i in range(len(jobs)):          # part order = row order, so the earliest row is kept
+        h, sig, _ = parts.pop(i)
+        dd._hashes.append(h)
+        if sig is not None:
+            dd._sigs.append(sig)
+        sizes.append(len(h))
+    decision = dd.finish()
+    keep = decision.why == dedup.KEEP
+    lo = 0
+    for i, size in enumerate(sizes):    # drop the duplicates part by part
+        f = out / f"clean-{i:05d}.parquet"
+        df = pl.read_parquet(f)
+        io.write_parquet(df.filter(pl.Series(keep[lo:lo + size])), out / f"kept-{i:05d}.parquet")
+        f.unlink()
+        lo += size
+    rows_clean = int(sum(sizes))
+    return {"clean": {"rows_in": n, "rows_kept": rows_clean, "rows_rejected": n - rows_clean,
+                      "rejected_by_rule": dict(sorted(by_rule.items()))},
+            "dedup": {"rows_in": rows_clean, "rows_kept": int(keep.sum()),
+                      "exact_dropped": int((decision.why == dedup.EXACT).sum()),
+                      "near_dropped": int((decision.why == dedup.NEAR).sum())},
+            "decision": decision}
+
+
+def kept_ids(out_dir: str | Path) -> pl.Series:
+    return pl.scan_parquet(str(Path(out_dir) / "kept-*.parquet")).select("id").collect()["id"]
+
