@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from stages.report import identity, inputs
 from stages.report.inputs import Curve, EvalCell
 
 TIMED_STAGES = ("model", *inputs.DATA_STAGES, "train")
+PART_SECONDS = re.compile(r"(_seconds|_runtime_s)$")
 
 
 @dataclass
@@ -90,13 +92,13 @@ def timings(metrics_dir: Path, stage_metrics: dict, train: dict | None,
 
 
 def _seconds(metrics: dict | None) -> float | None:
-    """`seconds` if the stage wrote it, else the sum of its top-level `*_seconds` parts
-    (eval writes `generate_seconds` and `score_seconds`)."""
+    """`seconds` if the stage wrote it, else the sum of its top-level time parts
+    (eval writes `generate_seconds` and `score_seconds`, train `train_runtime_s`)."""
     if not metrics:
         return None
     if _is_number(metrics.get("seconds")):
         return float(metrics["seconds"])
-    parts = [float(v) for k, v in metrics.items() if str(k).endswith("_seconds") and _is_number(v)]
+    parts = [float(v) for k, v in metrics.items() if PART_SECONDS.search(str(k)) and _is_number(v)]
     return sum(parts) if parts else None
 
 

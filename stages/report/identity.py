@@ -58,7 +58,11 @@ def lock_hashes(lock_path: Path) -> list[dict[str, str]]:
 
 
 def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-    """{'a': {'b': 1}} -> {'a.b': 1}; lists stay whole values (a source list is one param)."""
+    """{'a': {'b': 1}, 's': [{'rows': 2}]} -> {'a.b': 1, 's[0].rows': 2}.
+
+    Lists of dicts (e.g. `data.sources`) are opened up so a diff names the one field that changed;
+    lists of scalars stay whole values.
+    """
     if not isinstance(d, dict):
         return {prefix: d} if prefix else {}
     out: dict[str, Any] = {}
@@ -66,6 +70,9 @@ def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
         key = f"{prefix}.{k}" if prefix else str(k)
         if isinstance(v, dict) and v:
             out.update(flatten(v, key))
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            for i, item in enumerate(v):
+                out.update(flatten(item, f"{key}[{i}]"))
         else:
             out[key] = v
     return out
@@ -86,11 +93,20 @@ def default_params(config_dir: Path) -> dict | None:
 def params_diff(current: dict, defaults: dict) -> list[dict[str, Any]]:
     """Params whose value differs from the defaults: key, default (or absent), this run."""
     now, base = flatten(current), flatten(defaults)
+    keys = sorted(set(now) | set(base))
     rows = []
-    for key in sorted(set(now) | set(base)):
-        if now.get(key, _ABSENT) != base.get(key, _ABSENT):
-            rows.append({"key": key, "default": base.get(key, _ABSENT), "value": now.get(key, _ABSENT)})
+    for key in keys:
+        a, b = base.get(key, _ABSENT), now.get(key, _ABSENT)
+        if a == b or _replaced_by_children(key, a, b, keys):
+            continue
+        rows.append({"key": key, "default": a, "value": b})
     return rows
+
+
+def _replaced_by_children(key: str, a: Any, b: Any, keys: list[str]) -> bool:
+    """`model.architecture: null` in one, a dict in the other: its children's rows say it all."""
+    empty = (None, _ABSENT, {}, [])
+    return a in empty and b in empty and any(k.startswith(key + ".") or k.startswith(key + "[") for k in keys)
 
 
 class _Absent:

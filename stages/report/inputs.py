@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,13 +65,17 @@ def curves(plots_dir: Path) -> list[Curve]:
     return sorted((c for c in out if c.values), key=lambda c: (_curve_rank(c.name), c.name))
 
 
+CURVE_ORDER = (  # what a reader looks at first; bookkeeping curves (epoch, tokens, runtime) last
+    re.compile(r"(^|/)loss$"), re.compile(r"(^|/)eval_loss$"), re.compile(r"reward"), re.compile(r"(^|/|_)kl"),
+    re.compile(r"accuracy|entropy|clip"), re.compile(r"grad_norm|learning_rate"),
+)
+BOOKKEEPING = re.compile(r"(^|/)(epoch|step|\w*num_tokens|\w*runtime\w*|\w*per_s(econd)?|tokens_per_s)$")
+
+
 def _curve_rank(name: str) -> int:
-    """Loss first, then reward, then KL, then everything else: what a reader looks at first."""
-    leaf = name.rsplit("/", 1)[-1]
-    for rank, words in enumerate((("loss",), ("reward", "rewards"), ("kl",))):
-        if leaf in words or any(w in name.split("/") for w in words):
-            return rank
-    return 3
+    if BOOKKEEPING.search(name):
+        return len(CURVE_ORDER) + 1
+    return next((i for i, pattern in enumerate(CURVE_ORDER) if pattern.search(name)), len(CURVE_ORDER))
 
 
 def _read_tsv(path: Path, name: str) -> Curve:

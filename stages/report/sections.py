@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from stages.report import evaltable, figures
@@ -236,10 +237,9 @@ def sample_outputs(r: ReportInputs, per_cell: int) -> Section:
         inner: list = []
         for s in chosen:
             mark = "✅ correct" if s.get("correct") else "❌ wrong"
-            inner.append(Text(f"**{mark}** · extracted `{_short(s.get('extracted'), 60)}` · "
-                              f"gold `{_short(s.get('gold'), 60)}`"))
+            inner.append(Text(f"**{mark}** · extracted {_code(s.get('extracted'))} · gold {_code(s.get('gold'))}"))
             inner.append(Code(f"PROMPT:\n{_tail(_prompt_text(s.get('prompt')), 500)}\n\n"
-                              f"OUTPUT:\n{_short(s.get('output'), 700)}"))
+                              f"OUTPUT:\n{_short(_squeeze(s.get('output')), 700)}"))
         blocks.append(Details(f"{c.model} · {c.bench} — {n_ok} of {len(c.samples)} correct; "
                               f"{len(chosen)} shown", inner))
     return Section("Sample outputs", blocks)
@@ -263,6 +263,19 @@ def _prompt_text(p: Any) -> str:
     if USER_TURN in text:
         text = text.rsplit(USER_TURN, 1)[1].split(END_TURN, 1)[0].strip()
     return text
+
+
+def _code(v: Any) -> str:
+    text = _short(v, 60).replace("`", "'").strip()
+    return f"`{text}`" if text else "—"
+
+
+def _squeeze(v: Any) -> str:
+    """Blank-line runs collapsed; an all-whitespace output said so instead of shown as a void."""
+    text = "" if v is None else str(v)
+    if not text.strip():
+        return f"(empty: {len(text)} whitespace characters)" if text else "(empty)"
+    return re.sub(r"\n\s*\n(\s*\n)+", "\n\n", text.strip("\n"))
 
 
 def _tail(v: Any, n: int) -> str:

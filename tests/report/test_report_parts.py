@@ -92,3 +92,40 @@ def test_dedup_artifacts_in_either_shape():
     assert inputs.contamination_report({"enabled": False, "hits": []})["enabled"] is False
     with pytest.raises(ValueError, match="contamination.json: expected an object or a list"):
         inputs.contamination_report("oops")
+
+
+def test_params_diff_names_the_field_inside_a_source_list():
+    from stages.report.identity import ABSENT, params_diff
+
+    defaults = {"data": {"sources": [{"name": "arith", "rows": 2000}]}, "model": {"architecture": None},
+                "train": {"lr": 1e-4}}
+    current = {"data": {"sources": [{"name": "arith", "rows": 400}]}, "model": {"architecture": {"hidden_size": 64}},
+               "train": {"lr": 1e-4}}
+    assert params_diff(current, defaults) == [
+        {"key": "data.sources[0].rows", "default": 2000, "value": 400},
+        {"key": "model.architecture.hidden_size", "default": ABSENT, "value": 64}]
+
+
+def test_hf_trainer_curve_names_rank_loss_first_and_bookkeeping_last(tmp_path):
+    root = tmp_path / "plots" / "metrics"
+    root.mkdir(parents=True)
+    for name in ("epoch", "entropy", "eval_loss", "grad_norm", "loss", "num_tokens", "tokens_per_s", "kl"):
+        (root / f"{name}.tsv").write_text(f"step\t{name}\n0\t1.0\n1\t0.5\n")
+    names = [c.name for c in inputs.curves(tmp_path / "plots")]
+    assert names == ["loss", "eval_loss", "kl", "entropy", "grad_norm", "epoch", "num_tokens", "tokens_per_s"]
+
+
+def test_whitespace_output_is_named_not_shown_as_a_void():
+    from stages.report.sections import _squeeze
+
+    assert _squeeze("\n" * 40) == "(empty: 40 whitespace characters)"
+    assert _squeeze("a\n\n\n\n\nb\n") == "a\n\nb"
+
+
+def test_timings_fall_back_to_time_parts():
+    from stages.report.collect import _seconds
+
+    assert _seconds({"seconds": 3, "generate_seconds": 9}) == 3.0
+    assert _seconds({"generate_seconds": 1.5, "score_seconds": 0.5, "tokens_per_second": 99}) == 2.0
+    assert _seconds({"train_runtime_s": 110.7, "steps": 8}) == 110.7
+    assert _seconds({"steps": 8}) is None and _seconds(None) is None
