@@ -47,6 +47,7 @@ def training_curves(curves: list[Curve], max_panels: int = 6) -> bytes:
             ax.plot(curve.steps, ema(curve.values), color=POLICY_COLOR, lw=2)
         ax.set_title(curve.name)
         ax.set_xlabel("step")
+        ax.ticklabel_format(axis="y", useOffset=False)       # 10.79, not "+1.078e1" and 0.0001
     for ax in list(axes.flat)[len(shown):]:
         ax.set_visible(False)
     fig.tight_layout()

@@ -22,6 +22,7 @@ EVAL_FILE = re.compile(r"(?:^|/)eval/(?P<model>[^/]+?)-(?P<bench>[^/]+)\.json$")
 VOLATILE = re.compile(r"(^|\.)(\w*seconds|\w*per_second|_runtime|timestamp)$")   # differ on every run
 DETAIL = re.compile(r"(^|\.)(ci_low|ci_high|ci_method)$|(^|\.)(by_\w+|status|sandbox)\.")   # beside a headline
 SPARK = "▁▂▃▄▅▆▇█"
+MAX_ROWS = 60              # per folded table: GitHub caps a comment at 65,536 characters
 
 State = dict[str, dict[str, Any]]
 
@@ -219,9 +220,11 @@ def render(old: State, new: State, curves: list[Curve], title: str, base: str,
             " · ".join(f"**{n}** {s}" for s, n in counts.items()) + "  ", ""]
     out += metrics_table(shown) if shown else ["_No metric changed._"]
     for label, group in ((f"{len(detail)} confidence-interval and breakdown changes", detail),
-                         (f"{len(volatile)} timing changes", volatile), (f"{len(same)} unchanged", same)):
+                         (f"{len(volatile)} timing changes", volatile)):
         if group:
-            out += ["", f"<details><summary>{label}</summary>", ""] + metrics_table(group) + ["", "</details>"]
+            out += ["", f"<details><summary>{label}</summary>", ""] + metrics_table(group[:MAX_ROWS])
+            out += ([f"", f"_… and {len(group) - MAX_ROWS} more (`dvc metrics diff {base} --all`)._"]
+                    if len(group) > MAX_ROWS else []) + ["", "</details>"]
     if params_changes:
         out += ["", f"<details><summary>{len(params_changes)} params differ from {base}</summary>", "",
                 "| param | base | PR |", "|:---|---:|---:|"]

@@ -62,12 +62,21 @@ def test_rendered_comment_lines():
     assert "`seconds`" not in main_table and "`steps`" not in main_table and "ci_low" not in main_table
     assert "<details><summary>2 confidence-interval and breakdown changes</summary>" in lines
     assert "| `eval/policy-gsm8k.json` | `strict.ci_low` | 0.07 | 0.22 | ▲ +0.15 (+214.3%) |" in lines
+    assert "`n`" not in md                                          # unchanged metrics are only counted
     # eval: policy vs base model in this PR, and vs the policy on the base branch
     assert ("| gsm8k | strict | 0.125 [0.02, 0.47] | 0.500 [0.22, 0.78] | **+0.375** | 0.250 [0.07, 0.59] "
             "| **+0.250** |") in lines
     assert "| `train/loss` | `█▄▂▁` | 2 | 1 | 1 |" in lines
     assert "    line [2, 1.5, 1.2, 1]" in lines
     assert lines[-1] == "[full report](https://example.invalid/run/1)"
+
+
+def test_long_folded_groups_are_capped():
+    old = {"m.json": {f"g.by_k.{i}.acc": 0.0 for i in range(200)}}
+    new = {"m.json": {f"g.by_k.{i}.acc": 1.0 for i in range(200)}}
+    md = prcomment.render(old, new, [], "t", "main")
+    assert md.count("| `m.json` | `g.by_k.") == prcomment.MAX_ROWS
+    assert f"_… and {200 - prcomment.MAX_ROWS} more (`dvc metrics diff main --all`)._" in md
 
 
 def test_comment_without_eval_or_curves_says_so():
