@@ -53,8 +53,9 @@ def _metrics(path: str, data: dict) -> dict[str, Any]:
     """Eval files contribute their scores (`eval policy-gsm8k strict`), others every leaf."""
     m = prcomment.EVAL_FILE.search(path)
     if m:
-        return {f"eval {m['model']}-{m['bench']} {metric}": v
-                for metric, v, _lo, _hi in evaltable.scores(data)}
+        cell = f"eval {m['model']}-{m['bench']}"
+        out = {f"{cell} {metric}": v for metric, v, _lo, _hi in evaltable.scores(data)}
+        return out | ({f"{cell} n": data["n"]} if "n" in data else {})    # a score is read with its n
     short = path.removeprefix("reports/metrics/").removesuffix(".json")
     return {f"{short}: {k}": v for k, v in identity.flatten(data).items()
             if not (VOLATILE.search(k) or prcomment.DETAIL.search(k))}
@@ -97,7 +98,7 @@ def render(exps: list[Experiment], figure_name: str | None = "compare.png") -> s
     out += [f"| **param** `{k}` | " + " | ".join(_cell(e.params.get(k)) for e in exps) + " |" for k in params]
     for k in metric_rows(exps):
         values = [e.metrics.get(k) for e in exps]
-        best = _best(values) if k.startswith("eval ") else None
+        best = _best(values) if k.startswith("eval ") and not k.endswith(" n") else None
         cells = [f"**{_cell(v)}**" if best is not None and v == best else _cell(v) for v in values]
         out.append(f"| {k} | " + " | ".join(cells) + " |")
     if not params and not metric_rows(exps):
