@@ -128,6 +128,7 @@ def datatrove(path: Path, n: int, work: Path, workers: int) -> dict | None:
     if not Path(py).exists() or subprocess.run([py, "-c", "import datatrove"], capture_output=True).returncode:
         print(f"datatrove: skipped ({py} has no datatrove; set DATATROVE_PYTHON)")
         return None
+    work.mkdir(parents=True, exist_ok=True)
     script = work / "dt.py"
     script.write_text(DATATROVE)
     res = subprocess.run([py, str(script), str(path.parent), str(work), str(workers)], capture_output=True, text=True)
