@@ -212,7 +212,6 @@ def render(old: State, new: State, curves: list[Curve], title: str, base: str,
     volatile = [c for c in moved if VOLATILE.search(c.key)]
     detail = [c for c in moved if DETAIL.search(c.key) and c not in volatile]
     shown = [c for c in moved if c not in volatile and c not in detail]
-    same = [c for c in changes if c.status == "unchanged"]
     counts = {s: sum(c.status == s for c in changes) for s in ("changed", "added", "removed", "unchanged")}
     out = [MARKER, f"## 🧪 {title}", "", f"Compared with `{base}`.", "", "### Eval", ""]
     out += eval_section(old, new)
@@ -223,7 +222,7 @@ def render(old: State, new: State, curves: list[Curve], title: str, base: str,
                          (f"{len(volatile)} timing changes", volatile)):
         if group:
             out += ["", f"<details><summary>{label}</summary>", ""] + metrics_table(group[:MAX_ROWS])
-            out += ([f"", f"_… and {len(group) - MAX_ROWS} more (`dvc metrics diff {base} --all`)._"]
+            out += (["", f"_… and {len(group) - MAX_ROWS} more (`dvc metrics diff {base} --all`)._"]
                     if len(group) > MAX_ROWS else []) + ["", "</details>"]
     if params_changes:
         out += ["", f"<details><summary>{len(params_changes)} params differ from {base}</summary>", "",

@@ -130,8 +130,9 @@ def dedup_blocks(d: dict | None) -> list:
     blocks: list = [Text(" · ".join(parts))]
     pairs = d.get("example_pairs") or []
     if pairs:
-        rows = [[p.get("rule", ""), fmt(p.get("jaccard_estimate")), f"`{p.get('kept')}`", _short(p.get("kept_text"), 120),
-                 f"`{p.get('dropped')}`", _short(p.get("dropped_text"), 120)] for p in pairs[:5]]
+        rows = [[p.get("rule", ""), fmt(p.get("jaccard_estimate")), f"`{p.get('kept')}`",
+                 _short(p.get("kept_text"), 120), f"`{p.get('dropped')}`", _short(p.get("dropped_text"), 120)]
+                for p in pairs[:5]]
         blocks.append(Details(f"{min(5, len(pairs))} example duplicate pairs (least similar first)",
                               [Table(["rule", "Jaccard", "kept", "kept text", "dropped", "dropped text"], rows)]))
     return blocks

@@ -71,8 +71,8 @@ def test_workflow_commands_are_the_documented_ones(wf):
     docs = (REPO / "docs/experiments.md").read_text()
     joined = "\n".join(run_lines(wf))
     assert "make setup" in readme and "dvc exp run -S profile=" in readme
-    for cmd in ("make setup", "dvc exp run -n", "-S profile=ci -S train=sft", "python scripts/pr_comment.py --base origin/main",
-                "dvc plots diff origin/main -o plots_html"):
+    for cmd in ("make setup", "dvc exp run -n", "-S profile=ci -S train=sft",
+                "python scripts/pr_comment.py --base origin/main", "dvc plots diff origin/main -o plots_html"):
         assert cmd in docs, f"docs/experiments.md does not show {cmd!r}"
     for cmd in ("make setup", "dvc exp run -n", "python scripts/pr_comment.py --base", "dvc plots diff"):
         assert cmd in joined, f"the workflow does not run {cmd!r}"
