@@ -4,7 +4,8 @@ same HF policy dir the local executor writes.
     dvc exp run -S train=grpo -S train.backend=verl          # on a GPU box or a Ray cluster
     python -m stages.train.verl_backend --dry-run            # compose + validate + write only
 
-setup    compose verl's config (verl_config.py), validate it, write it beside the checkpoints
+setup    compose verl's config (verl_config.py); run verl's own checks on it here, so a bad
+         value fails before Ray starts rather than minutes in; write it beside the checkpoints
 train    python -m verl.trainer.main_ppo (RL) | torchrun -m verl.trainer.sft_trainer (SFT; the
          Ray launcher verl.trainer.sft_trainer_ray when nnodes > 1), logs streamed, the tail
          quoted on failure; verl resumes from ${paths.checkpoints} after a crash
@@ -23,12 +24,15 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
+from omegaconf import DictConfig, OmegaConf
+
 from stages.common import io, params, tracking
 from stages.train import verl_config
-from stages.train.verl_config import ROOT, Composed
+from stages.train.verl_config import ROOT, Composed, VerlConfigError
 
 CONFIG = "verl_config.yaml"          # beside the checkpoints, and copied into the policy dir
 METRICS = "verl_metrics.jsonl"       # verl's `file` logger: {"step", "data": {...}} per step
@@ -47,7 +51,7 @@ def train(cfg: Any, dry_run: bool = False, curves: Any = None) -> dict:
     """Run verl for the full params `cfg`; returns the stage metrics. `curves` (stages.train.
     curves.Curves) receives verl's step metrics when given."""
     composed = verl_config.compose(cfg)
-    verl_config.validate(composed)
+    validate(composed)
     if dry_run:
         path = verl_config.write(composed, Path(cfg.paths.train_out) / CONFIG)
         return {"dry_run": True, "verl_config": str(path), "kind": composed.kind}
@@ -64,6 +68,88 @@ def train(cfg: Any, dry_run: bool = False, curves: Any = None) -> dict:
     merge(last_checkpoint(ckpt, composed.kind), Path(cfg.paths.models) / "policy", composed, env,
           {"train": params.to_dict(cfg.train), "seed": cfg.seed})
     return summarise(rows, runtime)
+
+
+GROUP_ESTIMATORS = {"grpo", "grpo_vectorized", "grpo_passk", "rloo", "rloo_vectorized", "opo",
+                    "gpg", "reinforce_plus_plus_baseline", "gdpo"}   # baseline from the group
+
+
+def validate(composed: Composed, check_files: bool = True) -> None:
+    """verl's own checks, here, so a bad value fails before Ray starts rather than minutes in.
+    `check_files`: the model and data exist, and the model's config loads."""
+    cfg = composed.config
+    missing = [k for k in OmegaConf.missing_keys(cfg) if not k.startswith("reward.reward_model")]
+    if missing:
+        raise VerlConfigError(f"verl needs a value for {', '.join(sorted(missing))}")
+    if check_files:
+        model = cfg.model.path if composed.kind == "sft" else cfg.actor_rollout_ref.model.path
+        absent = [f for f in (cfg.data.train_files, cfg.data.val_files, model) if not Path(f).exists()]
+        if absent:
+            raise VerlConfigError(f"not found: {', '.join(absent)} (run `dvc repro format model`)")
+    try:
+        (_check_rl if composed.kind == "rl" else _check_sft)(cfg, check_files)
+    except VerlConfigError:
+        raise
+    except (AssertionError, ValueError, TypeError, KeyError) as e:
+        raise VerlConfigError(f"verl rejects the composed config: {type(e).__name__}: {e}") from e
+
+
+def _check_rl(cfg: DictConfig, check_files: bool) -> None:
+    from verl.trainer.ppo import core_algos
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import omega_conf_to_dataclass, validate_config
+
+    est, n = cfg.algorithm.adv_estimator, cfg.actor_rollout_ref.rollout.n
+    _registered("algorithm.adv_estimator", est, core_algos.ADV_ESTIMATOR_REGISTRY)
+    _registered("actor_rollout_ref.actor.policy_loss.loss_mode",
+                cfg.actor_rollout_ref.actor.policy_loss.loss_mode, core_algos.POLICY_LOSS_REGISTRY)
+    if est in GROUP_ESTIMATORS and n < 2:
+        raise VerlConfigError(f"algorithm.adv_estimator={est} takes its baseline from the other "
+                              f"samples of a prompt: set train.rollout.n >= 2 (got {n})")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")            # verl warns when it turns the critic off
+        critic = need_critic(cfg)
+    # the critic's check loads its model config, so it needs the files
+    validate_config(cfg, use_reference_policy=need_reference_policy(cfg),
+                    use_critic=critic and check_files)
+    for key in ("algorithm", "actor_rollout_ref.rollout"):
+        omega_conf_to_dataclass(OmegaConf.select(cfg, key))
+    _check_overlong(cfg)
+    if check_files:
+        omega_conf_to_dataclass(cfg.actor_rollout_ref.model)    # reads the model's config
+
+
+def _check_overlong(cfg: DictConfig) -> None:
+    """DAPO's overlong shaping (opt-in, verl/README.md) measures against data.max_response_length."""
+    kw, limit = OmegaConf.select(cfg, "reward.reward_kwargs"), cfg.data.max_response_length
+    if kw is None or not OmegaConf.select(kw, "overlong_buffer_cfg.enable", default=False):
+        return
+    if kw.get("max_resp_len") != limit:
+        raise VerlConfigError(f"reward.reward_kwargs.max_resp_len={kw.get('max_resp_len')} must equal "
+                              f"train.data.max_response_length={limit}")
+    if kw.overlong_buffer_cfg.len > limit:
+        raise VerlConfigError(f"reward.reward_kwargs.overlong_buffer_cfg.len={kw.overlong_buffer_cfg.len} "
+                              f"exceeds train.data.max_response_length={limit}")
+
+
+def _check_sft(cfg: DictConfig, check_files: bool) -> None:
+    from verl.utils.config import omega_conf_to_dataclass
+
+    for key in ("engine", "optim", "checkpoint"):
+        omega_conf_to_dataclass(cfg[key])
+    gpus = cfg.trainer.nnodes * cfg.trainer.n_gpus_per_node
+    if cfg.data.train_batch_size % gpus:
+        raise VerlConfigError(f"data.train_batch_size={cfg.data.train_batch_size} (train.per_device_"
+                              f"batch_size x grad_accum) must divide by the {gpus} GPUs "
+                              f"(train.verl.nnodes x train.verl.n_gpus_per_node)")
+    if check_files:
+        omega_conf_to_dataclass(cfg.model)
+
+
+def _registered(key: str, name: str, registry: dict) -> None:
+    if name not in registry:
+        raise VerlConfigError(f"{key}={name!r} is not registered in verl's core_algos; valid: "
+                              f"{', '.join(sorted(registry))}")
 
 
 def _prepare_checkpoints(cfg: Any, composed: Composed) -> Path:

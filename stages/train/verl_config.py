@@ -10,8 +10,8 @@ Layers, later wins; each is a list of Hydra overrides on the config verl ships:
     raw overrides     `train.verl.overrides`: verl's Hydra syntax, for anything not mapped
 
 Hydra composes in strict mode, so a key verl does not have fails here, before launch, naming
-the params key or preset file that asked for it (VerlConfigError); `validate` then runs
-verl's own checks on the result.
+the params key or preset file that asked for it (VerlConfigError); verl_backend.validate then
+runs verl's own checks on the result.
 
     python -m stages.train.verl_backend --dry-run       # compose, validate, write; no launch
 """
@@ -31,7 +31,7 @@ REWARD_FILE = ROOT / "verl" / "reward.py"
 VERL_CONFIG = {"rl": "ppo_trainer", "sft": "sft_trainer_engine"}    # in verl.trainer.config
 KINDS = {"sft": "sft", "rl": "rl"}                                  # train.trainer -> kind
 OPTS = {"nnodes": 1, "n_gpus_per_node": 1, "rollout": "vllm", "overrides": []}   # train.verl
-ADDED = ("reward.reward_kwargs", "reward.custom_reward_function.reward_kwargs")  # read via .get()
+ADDED = ("reward.custom_reward_function.reward_kwargs",)    # verl reads it with .get()
 SCHEDULERS = {"constant": "constant", "constant_with_warmup": "constant", "cosine": "cosine"}
 RL_SECTIONS = {"algorithm": "algorithm", "actor": "actor_rollout_ref.actor",   # verl-shaped
                "rollout": "actor_rollout_ref.rollout", "data": "data", "critic": "critic"}
@@ -45,10 +45,6 @@ IGNORED = {"algo": "preset name", "trainer": "picks the verl trainer", "backend"
 
 class VerlConfigError(ValueError):
     """A params or preset value verl cannot take; the message names the key and its source."""
-
-
-class Interp(str):
-    """A `${...}` interpolation in a preset: passed to Hydra unquoted so verl resolves it."""
 
 
 @dataclass(frozen=True)
@@ -214,8 +210,7 @@ def preset(algo: str) -> list[Override]:
         raise VerlConfigError(f"train={algo}: no verl preset verl/presets/{algo}.yaml (presets: "
                               f"{names}); set train.backend=local")
     tree = OmegaConf.to_container(OmegaConf.load(path)) or {}
-    return [Override(k, Interp(v) if isinstance(v, str) and re.fullmatch(r"\$\{.*\}", v) else v,
-                     f"verl/presets/{algo}.yaml") for k, v in flatten(tree).items()]
+    return [Override(k, v, f"verl/presets/{algo}.yaml") for k, v in flatten(tree).items()]
 
 
 def overrides(cfg: Any) -> tuple[str, list[Override], list[str]]:
@@ -291,8 +286,8 @@ def hydra_value(v: Any) -> str:
     """A python value in Hydra's override grammar. Strings are quoted so paths, commas, quotes
     and `${` stay literal (Hydra reads a backslash as an escape only before a quote, `${` or
     the end of the string, so only those are doubled)."""
-    if isinstance(v, Interp) or v is None:
-        return "null" if v is None else str(v)
+    if v is None:
+        return "null"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, float)):
@@ -305,81 +300,6 @@ def hydra_value(v: Any) -> str:
     if isinstance(v, dict):
         return "{" + ",".join(f"{k}:{hydra_value(x)}" for k, x in v.items()) + "}"
     raise VerlConfigError(f"cannot pass a {type(v).__name__} ({v!r}) to verl")
-
-
-# ---------------------------------------------------------------- validation
-GROUP_ESTIMATORS = {"grpo", "grpo_vectorized", "grpo_passk", "rloo", "rloo_vectorized", "opo",
-                    "gpg", "reinforce_plus_plus_baseline", "gdpo"}   # baseline from the group
-
-
-def validate(composed: Composed, check_files: bool = True) -> None:
-    """verl's own checks, here, so a bad value fails before Ray starts rather than minutes in.
-    `check_files`: the model and data exist, and the model's config loads."""
-    cfg = composed.config
-    missing = [k for k in OmegaConf.missing_keys(cfg) if not k.startswith("reward.reward_model")]
-    if missing:
-        raise VerlConfigError(f"verl needs a value for {', '.join(sorted(missing))}")
-    if check_files:
-        model = cfg.model.path if composed.kind == "sft" else cfg.actor_rollout_ref.model.path
-        absent = [f for f in (cfg.data.train_files, cfg.data.val_files, model) if not Path(f).exists()]
-        if absent:
-            raise VerlConfigError(f"not found: {', '.join(absent)} (run `dvc repro format model`)")
-    try:
-        (_check_rl if composed.kind == "rl" else _check_sft)(cfg, check_files)
-    except VerlConfigError:
-        raise
-    except (AssertionError, ValueError, TypeError, KeyError) as e:
-        raise VerlConfigError(f"verl rejects the composed config: {type(e).__name__}: {e}") from e
-
-
-def _check_rl(cfg: DictConfig, check_files: bool) -> None:
-    import warnings
-
-    from verl.trainer.ppo import core_algos
-    from verl.trainer.ppo.utils import need_critic, need_reference_policy
-    from verl.utils.config import omega_conf_to_dataclass, validate_config
-
-    est, n = cfg.algorithm.adv_estimator, cfg.actor_rollout_ref.rollout.n
-    _registered("algorithm.adv_estimator", est, core_algos.ADV_ESTIMATOR_REGISTRY)
-    _registered("actor_rollout_ref.actor.policy_loss.loss_mode",
-                cfg.actor_rollout_ref.actor.policy_loss.loss_mode, core_algos.POLICY_LOSS_REGISTRY)
-    if est in GROUP_ESTIMATORS and n < 2:
-        raise VerlConfigError(f"algorithm.adv_estimator={est} takes its baseline from the other "
-                              f"samples of a prompt: set train.rollout.n >= 2 (got {n})")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")            # verl warns when it turns the critic off
-        critic = need_critic(cfg)
-    # the critic's check loads its model config, so it needs the files
-    validate_config(cfg, use_reference_policy=need_reference_policy(cfg),
-                    use_critic=critic and check_files)
-    for key in ("algorithm", "actor_rollout_ref.rollout"):
-        omega_conf_to_dataclass(OmegaConf.select(cfg, key))
-    buffer = OmegaConf.select(cfg, "reward.reward_kwargs.overlong_buffer_cfg")
-    if buffer is not None and buffer.enable and buffer.len > cfg.data.max_response_length:
-        raise VerlConfigError(f"reward.reward_kwargs.overlong_buffer_cfg.len={buffer.len} exceeds "
-                              f"train.data.max_response_length={cfg.data.max_response_length}")
-    if check_files:
-        omega_conf_to_dataclass(cfg.actor_rollout_ref.model)    # reads the model's config
-
-
-def _check_sft(cfg: DictConfig, check_files: bool) -> None:
-    from verl.utils.config import omega_conf_to_dataclass
-
-    for key in ("engine", "optim", "checkpoint"):
-        omega_conf_to_dataclass(cfg[key])
-    gpus = cfg.trainer.nnodes * cfg.trainer.n_gpus_per_node
-    if cfg.data.train_batch_size % gpus:
-        raise VerlConfigError(f"data.train_batch_size={cfg.data.train_batch_size} (train.per_device_"
-                              f"batch_size x grad_accum) must divide by the {gpus} GPUs "
-                              f"(train.verl.nnodes x train.verl.n_gpus_per_node)")
-    if check_files:
-        omega_conf_to_dataclass(cfg.model)
-
-
-def _registered(key: str, name: str, registry: dict) -> None:
-    if name not in registry:
-        raise VerlConfigError(f"{key}={name!r} is not registered in verl's core_algos; valid: "
-                              f"{', '.join(sorted(registry))}")
 
 
 def write(composed: Composed, path: str | Path) -> Path:

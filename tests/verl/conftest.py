@@ -3,33 +3,11 @@ parquet built from real GSM8K rows) and the project's params composed for it, th
 `dvc exp run -S train=<algo>` composes them."""
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-RL_ALGOS = ["grpo", "dr_grpo", "ppo", "rloo", "reinforce_pp", "remax", "dapo", "gspo"]
-CPU_VERL = ["trainer.device=cpu", "engine.strategy=fsdp2", "model.use_remove_padding=false",
-            "+model.override_config.attn_implementation=sdpa", "data.num_workers=0",
-            "data.use_dynamic_bsz=false"]     # verl's SFT trainer on CPU (see verl_cpu_platform.py)
-
-
-def gsm8k_rows(datasets_dir: Path, n: int) -> list[dict]:
-    rows = []
-    with open(datasets_dir / "gsm8k" / "test.jsonl", encoding="utf-8") as f:
-        for i, line in zip(range(n), f):
-            r = json.loads(line)
-            rows.append({"id": f"gsm8k:{i}", "question": r["question"], "answer": r["answer"],
-                         "gold": r["answer"].split("####")[-1].strip()})
-    return rows
-
-
-def wrong_answer(answer: str) -> str:
-    """The same reasoning with a different final `#### N` (so strict and flexible both fail)."""
-    text, gold = answer.split("####")
-    return f"{re.sub(r'[0-9]', '7', text)}#### {int(gold.replace(',', '').strip()) + 1}"
+from verl_helpers import REPO, gsm8k_rows
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import REPO, RL_ALGOS
+from verl_helpers import REPO, RL_ALGOS
 from stages.train import verl_backend, verl_config
 from stages.train.verl_config import VerlConfigError
 
@@ -21,7 +21,7 @@ SECTIONS = {"algorithm": "algorithm", "actor": "actor_rollout_ref.actor",
 def _composed(verl_params, algo, *overrides):
     cfg = verl_params(algo, *overrides)
     composed = verl_config.compose(cfg)
-    verl_config.validate(composed)             # verl's own checks, model and data files included
+    verl_backend.validate(composed)             # verl's own checks, model and data files included
     return cfg, composed, composed.config
 
 
@@ -58,12 +58,29 @@ def test_rl_preset_composes_with_the_params_values(verl_params, algo):
 
 def test_presets_add_what_only_verl_does(verl_params):
     _, _, dapo = _composed(verl_params, "dapo")
-    assert dapo.algorithm.filter_groups.enable and dapo.reward.reward_manager.name == "dapo"
-    assert dapo.reward.reward_kwargs.max_resp_len == dapo.data.max_response_length == 192
+    assert dapo.algorithm.filter_groups.enable and dapo.algorithm.filter_groups.metric == "reward"
+    assert dapo.reward.reward_manager.name == "naive"        # overlong shaping is opt-in
     _, _, ppo = _composed(verl_params, "ppo")
     assert ppo.critic.enable and ppo.algorithm.adv_estimator == "gae"
     _, _, grpo = _composed(verl_params, "grpo")
     assert not grpo.algorithm.filter_groups.enable and grpo.reward.reward_manager.name == "naive"
+
+
+def test_readme_overlong_shaping_overrides_compose(verl_params):
+    """The opt-in in verl/README.md: verl's DAPO reward manager with an overlong buffer."""
+    readme = (REPO / "verl" / "README.md").read_text()
+    line = next(x for x in readme.splitlines() if "overlong_buffer_cfg" in x and "-S" in x)
+    value = line.split("-S ", 1)[1].strip().strip("\\").strip().strip("'")
+    _, _, c = _composed(verl_params, "dapo", "+" + value)
+    assert c.reward.reward_manager.name == "dapo"
+    assert c.reward.reward_kwargs.overlong_buffer_cfg.enable is True
+    assert c.reward.reward_kwargs.max_resp_len == c.data.max_response_length
+    with pytest.raises(VerlConfigError, match="max_resp_len=192 must equal"):
+        verl_backend.validate(verl_config.compose(verl_params(
+            "dapo", "+" + value, "train.data.max_response_length=256")))
+    with pytest.raises(VerlConfigError, match="overlong_buffer_cfg.len=512 exceeds"):
+        verl_backend.validate(verl_config.compose(verl_params(
+            "dapo", "+" + value.replace("len:64", "len:512"))))
 
 
 def test_sft_composes_onto_verls_sft_trainer(verl_params):
@@ -90,7 +107,7 @@ def test_wrong_params_key_names_the_key_and_the_near_miss(verl_params):
 
 
 def test_wrong_raw_override_and_wrong_preset_key_name_their_source(verl_params, tmp_path, monkeypatch):
-    cfg = verl_params("grpo", "+train.verl.overrides=['trainer.n_gpu_per_node=2']")
+    cfg = verl_params("grpo", "++train.verl.overrides=['trainer.n_gpu_per_node=2']")
     with pytest.raises(VerlConfigError, match=r"train.verl.overrides\[0\].*trainer.n_gpu_per_node"):
         verl_config.compose(cfg)
     (tmp_path / "presets").mkdir()
@@ -111,7 +128,7 @@ def test_wrong_raw_override_and_wrong_preset_key_name_their_source(verl_params, 
 ])
 def test_invalid_values_fail_before_launch(verl_params, overrides, match):
     with pytest.raises(VerlConfigError, match=match):
-        verl_config.validate(verl_config.compose(verl_params("grpo", *overrides)))
+        verl_backend.validate(verl_config.compose(verl_params("grpo", *overrides)))
 
 
 def test_algorithms_verl_cannot_run_say_so(verl_params):
@@ -122,7 +139,7 @@ def test_algorithms_verl_cannot_run_say_so(verl_params):
 def test_missing_inputs_fail_with_the_path(verl_params, tmp_path):
     cfg = verl_params("grpo", f"paths.format={tmp_path / 'nowhere'}")
     with pytest.raises(VerlConfigError, match=r"not found: .*nowhere/verl/train.parquet"):
-        verl_config.validate(verl_config.compose(cfg))
+        verl_backend.validate(verl_config.compose(cfg))
 
 
 def test_dry_run_writes_the_resolved_config_and_launches_nothing(verl_params, monkeypatch):
@@ -146,8 +163,8 @@ def test_verls_own_entry_point_accepts_the_written_config(verl_params, tmp_path)
     out = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     printed = OmegaConf.create(out.stdout[out.stdout.index("actor_rollout_ref:"):])
-    assert printed.reward.reward_kwargs.max_resp_len == 192
     assert printed.algorithm.filter_groups.enable is True
+    assert printed.reward.custom_reward_function.path == str(REPO / "verl" / "reward.py")
 
 
 def test_environment_groups_wandb_and_loads_the_compat_plugin(verl_params, tmp_path, monkeypatch):
