@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -41,6 +42,11 @@ def experiment_group() -> str:
 class StageRun:
     wandb_run: Any = None
     summary_data: dict = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    def seconds(self) -> float:
+        """Wall time of the stage so far: every stage reports it as `seconds` in its metrics."""
+        return round(time.monotonic() - self.started, 2)
 
     def log(self, metrics: dict, step: int | None = None) -> None:
         if self.wandb_run is not None:
