@@ -31,7 +31,7 @@ def main() -> None:
     data = params.to_dict(cfg.data)
     config = {"sources": data["sources"], "on_bad_row": data["on_bad_row"]}
     with tracking.stage_run("ingest", config=config, track=cfg.track) as tr:
-        metrics = run(data["sources"], data["on_bad_row"], Path(cfg.paths.raw))
+        metrics = {**run(data["sources"], data["on_bad_row"], Path(cfg.paths.raw)), "seconds": tr.seconds()}
         io.write_json(metrics, Path(cfg.paths.metrics) / "ingest.json")
         tr.summary(metrics)
     print(f"ingest: {metrics['rows_kept']} rows kept, {metrics['rows_rejected']} quarantined")
