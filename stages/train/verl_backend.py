@@ -252,11 +252,14 @@ def merge(checkpoint: Path, policy_dir: Path, composed: Composed, env: dict, mad
 
 
 def read_metrics(path: Path) -> list[dict]:
-    """verl's file logger rows; a resumed run appends the later steps, so the last row per step wins."""
+    """verl's file-logger rows merged per step (a step logs train and val metrics separately;
+    a resumed run logs its steps again, and the later value wins)."""
     if not path.exists():
         return []
-    rows = {r["step"]: r for r in io.read_jsonl(path)}
-    return [rows[s] for s in sorted(rows)]
+    steps: dict[int, dict] = {}
+    for row in io.read_jsonl(path):
+        steps.setdefault(row["step"], {}).update(row["data"])
+    return [{"step": s, "data": steps[s]} for s in sorted(steps)]
 
 
 def summarise(rows: list[dict], runtime_s: float) -> dict:
