@@ -25,7 +25,10 @@ import resource
 import socket
 import sys
 
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
+MS_REC, MS_PRIVATE = 16384, 1 << 18
+KEEP_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": 1024,
+              "nodiratime": 2048, "relatime": 1 << 21}  # must be restated on a bind remount
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x10000000, 0x20000000, 0x40000000
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS = 1, 24, 28, 38
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
@@ -55,6 +58,25 @@ def _enter_base_namespaces(userns):
             with open(f"/proc/self/{name}", "w") as f:
                 f.write(text)
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing mounted here reaches the host
+    _read_only_everywhere()
+
+
+def _read_only_everywhere():
+    """Bind-remount every mount read-only: the repo, $HOME and every other directory the
+    sandbox uid could write are out of reach; the per-program tmpfs dirs come after, writable.
+    (/proc, /sys and /dev entries that refuse are left: the program gets its own /proc and
+    holds no capability over the others.)"""
+    import re
+
+    for line in open("/proc/self/mountinfo"):
+        fields = line.split()
+        target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+        flags = MS_BIND | MS_REMOUNT | MS_RDONLY
+        for opt in fields[5].split(","):
+            flags |= KEEP_FLAGS.get(opt, 0)
+        if LIBC.mount(None, target.encode(), None, flags, None) != 0 and \
+                not target.startswith(("/proc", "/sys", "/dev")):
+            _check(-1, f"read-only remount of {target}")
 
 
 def _enter_program_namespaces(cfg):

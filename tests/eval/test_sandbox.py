@@ -5,8 +5,12 @@ sandbox leaked. Host-side checks then confirm nothing outside changed.
 """
 from __future__ import annotations
 
+import json
 import os
+import secrets
+import shutil
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -15,6 +19,7 @@ import pytest
 from stages.eval.sandbox import Limits, isolation, run_many, run_program
 
 FAST = Limits(timeout_s=3.0, output_bytes=4096)
+REPO = Path(__file__).resolve().parents[2]
 SECRET = "sk-canary-8d2f0c41e5"
 
 
@@ -34,6 +39,17 @@ def _sandbox_uid_procs() -> list[tuple[int, int]]:
         if uid in ours:
             out.append((int(status.parent.name), uid))
     return out
+
+
+# Attacks on the host user's own files and processes: only a separate uid or namespaces stop
+# them. On a host with neither (not root, user namespaces off) they are not run: they would
+# succeed (the kill would take down pytest), and `isolation()` reports that weaker mode.
+SAME_USER_ATTACKS = ("write_outside", "delete_files", "read_env_secret", "kill_parent")
+
+
+def _separated() -> bool:
+    iso = isolation()
+    return iso.uid == "dropped" or iso.pid_namespace
 
 
 def test_isolation_is_reported():
@@ -67,9 +83,20 @@ def test_cwd_is_fresh_private_and_gone_after():
     assert not Path(cwd).exists()
 
 
-def _adversaries(tmp_path: Path, port: int) -> dict[str, str]:
+@pytest.fixture
+def open_dir():
+    """A world-writable dir outside /tmp (inside the checkout; removed after the test)."""
+    path = REPO / f".sandbox-probe-{secrets.token_hex(4)}"
+    path.mkdir(mode=0o777)
+    path.chmod(0o777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _adversaries(tmp_path: Path, port: int, open_dir: Path | None = None) -> dict[str, str]:
     victim = tmp_path / "victim.txt"
     return {
+        "write_open_dir": f"open({str(open_dir / 'pwned.txt')!r}, 'w').write('pwned')",
         "fork_bomb": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
         "infinite_loop": "while True:\n    pass",
         "memory_bomb": "x = bytearray(8 * 1024 ** 3)\nassert len(x) > 0",
@@ -109,7 +136,7 @@ def _adversaries(tmp_path: Path, port: int) -> dict[str, str]:
     }
 
 
-def test_adversarial_programs_are_contained_and_fail(tmp_path, monkeypatch):
+def test_adversarial_programs_are_contained_and_fail(tmp_path, monkeypatch, open_dir):
     monkeypatch.setenv("WANDB_API_KEY", SECRET)
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
@@ -117,7 +144,12 @@ def test_adversarial_programs_are_contained_and_fail(tmp_path, monkeypatch):
     server.bind(("127.0.0.1", 0))
     server.listen(8)
     server.settimeout(0.2)
-    programs = _adversaries(tmp_path, server.getsockname()[1])
+    programs = _adversaries(tmp_path, server.getsockname()[1], open_dir)
+    if not _separated():
+        for name in SAME_USER_ATTACKS:
+            programs.pop(name)
+    if not isolation().private_tmp:   # the read-only view of the host needs a mount namespace
+        programs.pop("write_open_dir")
     assert len(programs) >= 12
     bystander = "import time\ntime.sleep(1.0)\nassert sum(range(5)) == 10"
     names = list(programs) + ["bystander"] * 4
@@ -138,6 +170,7 @@ def test_adversarial_programs_are_contained_and_fail(tmp_path, monkeypatch):
     assert SECRET not in "".join(r.stdout + r.stderr for r in results.values())
     assert victim.read_text() == "keep me"
     assert not (tmp_path / "escaped.txt").exists()
+    assert not list(open_dir.iterdir())
     if isolation().private_tmp:
         assert not Path("/var/tmp/lmforge-escaped.txt").exists()
     with pytest.raises(socket.timeout):
@@ -171,9 +204,11 @@ def test_without_namespaces_the_guard_and_uid_still_contain(tmp_path, monkeypatc
     monkeypatch.setenv("WANDB_API_KEY", SECRET)
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
-    programs = _adversaries(tmp_path, 9)
-    for name in ("socket_localhost", "subprocess_spawn", "read_env_secret", "delete_files",
-                 "write_outside", "exit_zero_early", "infinite_loop", "huge_output"):
+    programs = _adversaries(tmp_path, 9, tmp_path)
+    names = ["socket_localhost", "subprocess_spawn", "exit_zero_early", "infinite_loop",
+             "huge_output"] + (["read_env_secret", "delete_files", "write_outside"]
+                               if iso.uid == "dropped" else [])
+    for name in names:
         r = _run(fallback, programs[name], FAST)
         assert not r.passed, (name, r.status, r.stderr[-300:])
         assert SECRET not in r.stdout + r.stderr
@@ -182,3 +217,44 @@ def test_without_namespaces_the_guard_and_uid_still_contain(tmp_path, monkeypatc
     assert _run(fallback, "import socket\nsocket.socket()", FAST).stderr.strip().endswith(
         "PermissionError: sandbox: socket.__new__ is not allowed")
     assert _run(fallback, "assert 2 + 2 == 4", FAST).passed
+
+
+USERNS_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from stages.eval.sandbox import Limits, isolation, run_program
+L = Limits(timeout_s=5)
+attacks = {
+    "umount_proc": "import ctypes\\nassert ctypes.CDLL(None).umount2(b'/proc', 2) == 0",
+    "socket": "import socket\\nsocket.create_connection(('127.0.0.1', 22), 1)",
+    "write_open_dir": "open(sys_dir + '/x', 'w').write('1')".replace("sys_dir", repr(sys.argv[2])),
+    "see_host_pids": "import os\\nassert len([p for p in os.listdir('/proc') if p.isdigit()]) > 5",
+    "setuid_back": "import os\\nos.setuid(0)\\nos.setgid(0)\\nopen('/etc/lmforge-pwned', 'w')",
+}
+out = {"isolation": isolation().as_dict(),
+       "ok": run_program("assert sum(range(4)) == 6", limits=L).status}
+out.update({k: run_program(v, limits=L).status for k, v in attacks.items()})
+print(json.dumps(out))
+"""
+
+
+def _world_traversable(path: Path) -> bool:
+    return all(p.stat().st_mode & 0o005 == 0o005 for p in [path, *path.parents])
+
+
+def test_user_namespace_mode_as_an_unprivileged_user(open_dir):
+    """What a non-root host (CI runner, laptop) gets: uid 0 of a user namespace, no capability."""
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not Path("/usr/bin/python3").exists():
+        pytest.skip("needs root (to become an unprivileged user), setpriv and /usr/bin/python3")
+    if not _world_traversable(REPO / "stages" / "eval"):
+        pytest.skip(f"{REPO} is not readable by other users")
+    res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "-i",
+                          "PATH=/usr/bin:/bin", "HOME=/", "/usr/bin/python3", "-c", USERNS_PROBE,
+                          str(REPO), str(open_dir)], capture_output=True, text=True, timeout=120, cwd="/")
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    if not out["isolation"]["pid_namespace"]:
+        pytest.skip(f"user namespaces are off on this host: {out['isolation']}")
+    assert out["isolation"]["uid"] == "same" and out["ok"] == "passed"
+    assert {k: v for k, v in out.items() if v == "passed"} == {"ok": "passed"}, out
+    assert not list(open_dir.iterdir()) and not Path("/etc/lmforge-pwned").exists()
