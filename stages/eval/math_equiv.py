@@ -14,6 +14,7 @@ pathological answer costs at most `timeout_s`; it can never hang the stage.
 from __future__ import annotations
 
 import json
+import os
 import re
 import select
 import subprocess
@@ -122,17 +123,15 @@ class MathVerifier:
             self._kill()
 
 
-_DEFAULT: MathVerifier | None = None
+_DEFAULTS: dict[int, MathVerifier] = {}
 _DEFAULT_LOCK = threading.Lock()
 
 
 def default_verifier() -> MathVerifier:
-    """The process-wide verifier `math_equal` uses (one worker per calling process)."""
-    global _DEFAULT
+    """The verifier `math_equal` uses: one worker per calling process (a forked child, e.g. a
+    reward worker, gets its own rather than sharing its parent's pipes)."""
     with _DEFAULT_LOCK:
-        if _DEFAULT is None:
-            _DEFAULT = MathVerifier()
-        return _DEFAULT
+        return _DEFAULTS.setdefault(os.getpid(), MathVerifier())
 
 
 def math_equal(pred: str, gold: str, timeout_s: float = 5.0) -> bool:

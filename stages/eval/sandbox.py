@@ -85,7 +85,13 @@ class SandboxResult:
     duration_s: float
 
 
-_POOL = Pool()
+_POOLS: dict[int, Pool] = {}
+
+
+def _pool() -> Pool:
+    """This process's zygotes (a forked child, e.g. a reward worker, must not share its
+    parent's sockets)."""
+    return _POOLS.setdefault(os.getpid(), Pool())
 
 
 def _drop_kwargs(uid: int | None) -> dict:
@@ -166,13 +172,14 @@ def _sweep(uid: int) -> None:
 
 
 def _run(iso: Isolation, code: str, limits: Limits) -> SandboxResult:
-    z = _POOL.acquire(iso.interpreter, _mode(iso))
+    pool = _pool()
+    z = pool.acquire(iso.interpreter, _mode(iso))
     try:
         result = _run_on(z, iso, code, limits)
     except BaseException:
-        _POOL.discard(z)  # a zygote in an unknown state is not reused
+        pool.discard(z)  # a zygote in an unknown state is not reused
         raise
-    _POOL.release(z)
+    pool.release(z)
     return result
 
 
