@@ -273,13 +273,18 @@ def summarise(rows: list[dict], runtime_s: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """python -m stages.train.verl_backend [--dry-run] [--params params.yaml]"""
+    """python -m stages.train.verl_backend [--dry-run] [--params params.yaml]. Without
+    --dry-run it trains and writes the policy but not the stage's metrics: `dvc repro train`
+    (python -m stages.train) is the tracked way."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dry-run", action="store_true", help="compose and validate only; no launch")
     p.add_argument("--params", default=params.PARAMS_FILE)
     args = p.parse_args(argv)
-    cfg = params.load(args.params)
-    print(json.dumps(train(cfg, dry_run=args.dry_run), indent=2))
+    try:
+        metrics = train(params.load(args.params), dry_run=args.dry_run)
+    except (VerlConfigError, VerlRunError, FileNotFoundError) as e:
+        raise SystemExit(f"verl backend: {e}") from None
+    print(json.dumps(metrics, indent=2))
 
 
 if __name__ == "__main__":

@@ -3,12 +3,17 @@
 verl 0.9.1 knows CUDA, NPU and ROCm only and falls back to CUDA (NCCL) on a CPU-only host.
 This plugin lets verl's real SFT trainer and FSDP checkpoint manager run on CPU with gloo,
 so the checkpoint -> HF conversion is tested on a checkpoint verl itself wrote. Test-only:
-    VERL_USE_EXTERNAL_MODULES=verl_cpu_platform VERL_PLATFORM=cpu PYTHONPATH=tests/verl ...
+
+    VERL_USE_EXTERNAL_MODULES=verl_cpu_platform VERL_PLATFORM=cpu PYTHONPATH=tests/verl \
+    VERL_ENGINE_DEVICE=cuda VERL_ENGINE_VENDOR=nvidia ...     # verl's FSDP engine class, on cpu
+
+plus verl overrides engine.strategy=fsdp2 (FSDP1 insists on an accelerator), sdpa attention
+and no padding removal (no flash-attn), trainer.device=cpu: see test_verl_sft_cpu.py.
+Nothing in verl is modified; torch's init_process_group is wrapped (see below).
 """
 from __future__ import annotations
 
 import contextlib
-from types import ModuleType
 from typing import Any, Optional
 
 import torch
