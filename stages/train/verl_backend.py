@@ -62,9 +62,8 @@ def train(cfg: Any, dry_run: bool = False, curves: Any = None) -> dict:
     launch(command(composed, config_path), env, ckpt / LOG)
     runtime = time.time() - start
     rows = read_metrics(ckpt / METRICS)
-    for row in rows:
-        if curves is not None:
-            curves.log(row["data"], step=row["step"])
+    for row in rows if curves is not None else []:
+        curves.log(row["data"], step=row["step"])
     merge(last_checkpoint(ckpt, composed.kind), Path(cfg.paths.models) / "policy", composed, env,
           {"train": params.to_dict(cfg.train), "seed": cfg.seed})
     return summarise(rows, runtime)
@@ -106,6 +105,10 @@ def _check_rl(cfg: DictConfig, check_files: bool) -> None:
     if est in GROUP_ESTIMATORS and n < 2:
         raise VerlConfigError(f"algorithm.adv_estimator={est} takes its baseline from the other "
                               f"samples of a prompt: set train.rollout.n >= 2 (got {n})")
+    gpus, tp = cfg.trainer.nnodes * cfg.trainer.n_gpus_per_node, cfg.actor_rollout_ref.rollout.tensor_model_parallel_size
+    if gpus % tp:
+        raise VerlConfigError(f"actor_rollout_ref.rollout.tensor_model_parallel_size={tp} must divide "
+                              f"the {gpus} GPUs (train.verl.nnodes x train.verl.n_gpus_per_node)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")            # verl warns when it turns the critic off
         critic = need_critic(cfg)

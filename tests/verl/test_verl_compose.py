@@ -124,6 +124,8 @@ def test_wrong_raw_override_and_wrong_preset_key_name_their_source(verl_params, 
     (["train.lr_scheduler=linear"], r"train.lr_scheduler='linear'"),
     (["train.actor.ppo_mini_batch_size=16"], r"verl rejects.*train_batch_size"),
     (["train.bf16=false"], r"train.bf16=false"),
+    (["++train.verl.overrides=['actor_rollout_ref.rollout.tensor_model_parallel_size=2']"],
+     r"tensor_model_parallel_size=2 must divide the 1 GPUs"),
     (["+train.packing_ratio=2"], r"train.packing_ratio .*no verl mapping"),
 ])
 def test_invalid_values_fail_before_launch(verl_params, overrides, match):
