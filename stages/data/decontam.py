@@ -66,8 +66,7 @@ class Index:
         self.n, self.skipped = n, {}
         owners, hashes = [], []
         for b in benchmarks:
-            norm = pl.Series([t for _, t in b.items], dtype=pl.Utf8).to_frame("t").select(
-                text.normalised(pl.col("t"))).to_series()
+            norm = text.normalise(pl.Series([t for _, t in b.items], dtype=pl.Utf8))
             g = ngrams.word_ngrams(norm, n, short=True)
             ok = g.n >= min(n, min_item_words)
             self.skipped[b.name] = int(len(np.unique(g.doc[~ok])))
@@ -107,7 +106,7 @@ def run(df: pl.DataFrame, index: Index, fields) -> tuple[pl.DataFrame, pl.DataFr
 
     fields = text.check_fields(fields, "data.decontam.fields")
     df = text.sort_rows(df)
-    norm = df.select(text.normalised(text.joined(fields))).to_series()
+    norm = text.normalise(df.select(text.joined(fields)).to_series())
     found = index.hits(norm)
     bad = sorted(found)
     hits = [{"id": df["id"][i], **found[i]} for i in bad]

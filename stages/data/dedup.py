@@ -99,7 +99,7 @@ class Deduper:
 def run(df: pl.DataFrame, cfg: DedupConfig) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     """Rows -> (kept, rejected, cluster report). Pure: no file I/O."""
     df = text.sort_rows(df)
-    norm = df.select(text.normalised(text.joined(cfg.fields))).to_series()
+    norm = text.normalise(df.select(text.joined(cfg.fields)).to_series())
     dd = Deduper(cfg)
     dd.add(norm)
     d = dd.finish()

@@ -11,10 +11,11 @@ import html
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import polars as pl
 
 from stages.common.registry import Registry
-from stages.data import gopher, pii
+from stages.data import gopher, pii, text
 
 
 @dataclass
@@ -52,12 +53,13 @@ def fix_encoding(s: pl.Series, normalization: str | None = "NFKC") -> Result:
     import ftfy
 
     new = s
-    odd = s.str.contains(r"[^\x00-\x7F]").fill_null(False)
-    if odd.any():
-        idx = odd.arg_true().to_list()
-        new = s.clone().scatter(idx, [ftfy.fix_text(s[i], normalization=None) for i in idx])
-    if normalization:
-        new = new.str.normalize(normalization)
+    odd = np.flatnonzero(~text.ascii_mask(s) & s.is_not_null().to_numpy())
+    if len(odd):
+        new = s.clone().scatter(odd, [ftfy.fix_text(s[int(i)], normalization=None) for i in odd])
+        if normalization:   # ASCII is in every normal form: only the other texts can change
+            odd = np.flatnonzero(~text.ascii_mask(new) & new.is_not_null().to_numpy())
+            if len(odd):
+                new = new.scatter(odd, new.gather(odd).str.normalize(normalization))
     return Result(text=new, counts={"rows_changed": _changed(s, new)})
 
 
@@ -93,8 +95,9 @@ def strip_html(s: pl.Series) -> Result:
 def collapse_whitespace(s: pl.Series, max_newlines: int = 2) -> Result:
     """Runs of spaces/tabs -> one space, no trailing spaces on a line, at most `max_newlines`
     consecutive newlines, no leading/trailing whitespace."""
-    new = (s.str.replace_all(r"[ \t\u00A0\u2000-\u200A\u3000]+", " ")
-           .str.replace_all(r" ?\n ?", "\n")
+    other = r"\t\u00A0\u2000-\u200A\u3000"   # blanks besides " "; a lone " " is left as it is
+    new = (s.str.replace_all(rf"[ {other}]{{2,}}|[{other}]", " ")
+           .str.replace_all(r" \n ?|\n ", "\n")
            .str.replace_all(r"\n{%d,}" % (max_newlines + 1), "\n" * max_newlines)
            .str.strip_chars())
     return Result(text=new, counts={"rows_changed": _changed(s, new)})
@@ -120,8 +123,10 @@ def _bounds(value: pl.Expr, lo, hi, name: str, frame: pl.DataFrame) -> tuple[pl.
 def length(s: pl.Series, min_chars=None, max_chars=None, min_words=None, max_words=None) -> Result:
     """Bounds on characters and on whitespace-separated words."""
     f = pl.DataFrame({"t": s})
+    if min_words is not None or max_words is not None:
+        f = f.with_columns(runs=gopher.token_counts(s)["runs"])   # `\S+` runs
     r1, d1 = _bounds(pl.col("t").str.len_chars(), min_chars, max_chars, "chars", f)
-    r2, d2 = _bounds(pl.col("t").str.count_matches(r"\S+"), min_words, max_words, "words", f)
+    r2, d2 = _bounds(pl.col("runs"), min_words, max_words, "words", f)
     return Result(reason=r1.fill_null(r2), detail=d1.fill_null(d2))
 
 

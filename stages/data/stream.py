@@ -36,7 +36,7 @@ def _clean_part(job: Job) -> tuple[int, np.ndarray, np.ndarray | None, int, dict
     df = pl.scan_parquet(job.path).slice(job.offset, job.length).collect()
     kept, rejected, _ = clean.run(df, job.profile, job.fields)
     io.write_parquet(kept, Path(job.out) / f"clean-{job.part:05d}.parquet")
-    norm = kept.select(text.normalised(text.joined(job.dcfg.fields))).to_series()
+    norm = text.normalise(kept.select(text.joined(job.dcfg.fields)).to_series())
     h = norm.hash(seed=0).to_numpy().astype(np.uint64)
     sig = dedup.Signer(job.dcfg.num_perm, job.dcfg.seed, job.dcfg.shingle,
                        job.dcfg.shingle_size).signatures(norm) if job.dcfg.near else None
