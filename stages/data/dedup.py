@@ -14,7 +14,7 @@ import polars as pl
 
 from stages.common import rejects
 from stages.data import lsh, text
-from stages.data.minhash import Signer, jaccard_estimate  # noqa: F401  (Signer: used by stream)
+from stages.data.minhash import Signer, jaccard_estimate
 
 STAGE = "dedup"
 KEEP, EXACT, NEAR = 0, 1, 2
@@ -74,8 +74,7 @@ class Deduper:
         n = len(h)
         rep = np.arange(n, dtype=np.int64)
         if self.cfg.exact and n:
-            _, first, inv = np.unique(h, return_index=True, return_inverse=True)
-            rep = first[inv].astype(np.int64)   # np.unique's index is the first occurrence
+            rep = first_of_equal(h)
         why = np.where(rep != np.arange(n), EXACT, KEEP)
         score = np.ones(n)
         if self.cfg.near and n:
@@ -94,6 +93,16 @@ class Deduper:
     def _lsh_config(self) -> lsh.LshConfig:
         c = self.cfg
         return lsh.LshConfig(c.bands, c.rows, c.seed, c.verify, c.groups, c.workers)
+
+
+def first_of_equal(h: np.ndarray) -> np.ndarray:
+    """For each value, the index of its first occurrence (a stable sort, no hash table)."""
+    order = np.argsort(h, kind="stable")
+    v = h[order]
+    head = np.r_[True, v[1:] != v[:-1]]
+    rep = np.empty(len(h), np.int64)
+    rep[order] = order[np.flatnonzero(head)][np.cumsum(head) - 1]
+    return rep
 
 
 def run(df: pl.DataFrame, cfg: DedupConfig) -> tuple[pl.DataFrame, pl.DataFrame, dict]:

@@ -1,11 +1,14 @@
-"""Near-duplicate clusters from MinHash signatures with datasketch's MinHashLSH.
+"""Near-duplicate clusters from MinHash signatures: the banding of datasketch's MinHashLSH,
+vectorised over a whole signature matrix.
 
-Bands are independent, so they are indexed in groups: each group is one `MinHashLSH` over its
-slice of the signature (`params=(bands_in_group, rows)`), built in a worker process, read back
-as buckets and dropped. Peak memory is one group's index per worker rather than every band at
-once (datasketch keeps a Python set per bucket: ~0.35 KB per row per band), which is what lets
-1M rows fit in a few GB. Candidate pairs from shared buckets are checked against the estimated
-Jaccard (`verify`, optional) and joined into clusters with a connected-components pass.
+MinHashLSH(params=(b, r)) files a row under one bucket per band, keyed by the band's r hash
+values; two rows are candidates when they share a bucket in any band. Inserting a row costs it a
+Python call and b dict updates, which at a million rows is most of the dedup time. Here each
+band's r values are hashed to one 64-bit key, the rows sorted by key (stable, so members come in
+row order), and each run of equal keys whose values really are equal is a bucket: the buckets
+MinHashLSH builds (tests/data/test_dedup.py compares them with its hash tables). Candidate pairs
+from shared buckets are checked against the estimated Jaccard (`verify`, optional) and joined
+into clusters with a connected-components pass.
 """
 from __future__ import annotations
 
@@ -13,56 +16,121 @@ import multiprocessing as mp
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import LeanMinHash, MinHashLSH
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-from stages.data.minhash import SCHEME, jaccard_estimate
+from stages.data.minhash import jaccard_estimate
 
 _SIG: np.ndarray | None = None   # the signatures, shared with forked workers (copy-on-write)
 ALL_PAIRS_MAX = 32               # buckets up to this size give every pair, larger ones a star
+_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 @dataclass
 class LshConfig:
     bands: int            # b: a pair is a candidate if any band of r values matches
     rows: int             # r: values per band
-    seed: int             # MinHash seed (only recorded on the LeanMinHash objects)
+    seed: int             # MinHash seed (the signatures' permutations; recorded for reports)
     verify: float | None  # keep a candidate pair only if estimated Jaccard >= this (None: off)
-    groups: int = 1       # band groups indexed one after another (memory bound)
-    workers: int = 1      # processes building band groups in parallel
+    groups: int = 1       # band groups (the unit of work of a worker process)
+    workers: int = 1      # processes working on band groups in parallel
 
 
-def _bucket_edges(bands: tuple[int, int], rows: int, seed: int) -> np.ndarray:
-    """Pairs (i, j), i < j, that share a bucket in bands [lo, hi): (E, 2) int64."""
+def band_keys(band: np.ndarray) -> np.ndarray:
+    """(N, r) uint32 band values -> (N,) uint64 key; equal values give equal keys."""
+    key = np.zeros(len(band), np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(band.shape[1]):
+            key ^= band[:, j].astype(np.uint64)
+            key *= _MIX
+            key ^= key >> np.uint64(29)
+    return key
+
+
+def buckets(band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows sharing a bucket in one band: (members (M,), bucket sizes (K,)); bucket k is the next
+    sizes[k] members, in ascending row order; only buckets of two or more rows."""
+    key = band_keys(band)
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    start = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    size = np.diff(np.r_[start, len(k)])
+    multi = size > 1
+    start, size = start[multi], size[multi]
+    if len(start) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    pos = np.repeat(start, size) + _ranks(size)                   # positions of members in `order`
+    members = order[pos]
+    leader = order[np.repeat(start, size)]
+    clash = ~(band[members] == band[leader]).all(axis=1)         # equal keys, different values
+    if clash.any():
+        return _split(band, members, size, clash)
+    return members, size
+
+
+def _ranks(size: np.ndarray) -> np.ndarray:
+    """0..size-1 for each group, back to back."""
+    first = np.zeros(len(size), np.int64)
+    np.cumsum(size[:-1], out=first[1:])
+    return np.arange(int(size.sum()), dtype=np.int64) - np.repeat(first, size)
+
+
+def _split(band: np.ndarray, members: np.ndarray, size: np.ndarray, clash: np.ndarray):
+    """Regroup the runs of a key that two different band values share, by their values."""
+    out_m, out_s, lo = [], [], 0
+    bad = np.repeat(np.add.reduceat(clash, np.r_[0, np.cumsum(size)[:-1]]) > 0, size)
+    for n in size:
+        group = members[lo:lo + n]
+        if bad[lo]:
+            by_value: dict[bytes, list] = {}
+            for row in group:
+                by_value.setdefault(band[row].tobytes(), []).append(row)
+            parts = [np.array(v, np.int64) for v in by_value.values() if len(v) > 1]
+        else:
+            parts = [group]
+        out_m += parts
+        out_s += [len(p) for p in parts]
+        lo += n
+    if not out_m:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(out_m), np.array(out_s, np.int64)
+
+
+def pairs(members: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Candidate pairs (i, j), i < j, of buckets: every pair of a bucket of up to ALL_PAIRS_MAX
+    rows, a star from the first row plus a chain for larger ones: (E, 2) int64."""
+    first = np.zeros(len(size), np.int64)
+    np.cumsum(size[:-1], out=first[1:])
+    out = []
+    for n in np.unique(size):
+        rows = members[first[size == n][:, None] + np.arange(n)]   # (buckets of n, n)
+        if n <= ALL_PAIRS_MAX:
+            i, j = np.triu_indices(n, 1)
+            out.append(np.stack([rows[:, i].ravel(), rows[:, j].ravel()], 1))
+        else:
+            star = np.stack([np.repeat(rows[:, 0], n - 1), rows[:, 1:].ravel()], 1)
+            chain = np.stack([rows[:, :-1].ravel(), rows[:, 1:].ravel()], 1)
+            out += [star, chain]
+    return np.concatenate(out) if out else np.zeros((0, 2), np.int64)
+
+
+def _band_edges(bands: tuple[int, int], rows: int) -> np.ndarray:
+    """Candidate pairs of bands [lo, hi) of the shared signatures: (E, 2) int64."""
     lo, hi = bands
-    sig = _SIG[:, lo * rows:hi * rows]
-    lsh = MinHashLSH(num_perm=sig.shape[1], params=(hi - lo, rows))
-    with lsh.insertion_session() as session:
-        for i in range(len(sig)):
-            session.insert(i, LeanMinHash(seed=seed, hashvalues=sig[i], scheme=SCHEME),
-                           check_duplication=False)
-    edges = []
-    for table in lsh.hashtables:
-        for key, count in table.itemcounts().items():
-            if count > 1:
-                edges.append(_pairs(np.sort(np.fromiter(table.get(key), np.int64, count))))
-    return np.concatenate(edges) if edges else np.zeros((0, 2), np.int64)
-
-
-def _pairs(m: np.ndarray) -> np.ndarray:
-    """Candidate pairs of one bucket (sorted members): all pairs when small, else a star + chain."""
-    if len(m) <= ALL_PAIRS_MAX:
-        i, j = np.triu_indices(len(m), 1)
-        return np.stack([m[i], m[j]], 1)
-    star = np.stack([np.full(len(m) - 1, m[0]), m[1:]], 1)
-    chain = np.stack([m[:-1], m[1:]], 1)
-    return np.concatenate([star, chain])
+    parts = [pairs(*buckets(_SIG[:, b * rows:(b + 1) * rows])) for b in range(lo, hi)]
+    return np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
 
 
 def band_ranges(bands: int, groups: int) -> list[tuple[int, int]]:
     cuts = np.linspace(0, bands, max(1, min(groups, bands)) + 1).round().astype(int)
     return [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+
+
+def unique_pairs(edges: np.ndarray, n: int) -> np.ndarray:
+    """Distinct pairs in (i, j) order (what np.unique(axis=0) gives, without its cost)."""
+    if len(edges) == 0:
+        return edges
+    code = np.sort(edges[:, 0] * np.int64(n) + edges[:, 1])
+    code = code[np.r_[True, code[1:] != code[:-1]]]
+    return np.stack([code // n, code % n], 1)
 
 
 def candidate_edges(sig: np.ndarray, cfg: LshConfig) -> np.ndarray:
@@ -72,16 +140,15 @@ def candidate_edges(sig: np.ndarray, cfg: LshConfig) -> np.ndarray:
         raise ValueError(f"data.dedup: bands*rows = {cfg.bands}*{cfg.rows} > num_perm {sig.shape[1]}")
     _SIG = sig
     try:
-        ranges = band_ranges(cfg.bands, cfg.groups)
-        args = [(r, cfg.rows, cfg.seed) for r in ranges]
-        if cfg.workers > 1 and len(ranges) > 1:
-            with mp.get_context("fork").Pool(min(cfg.workers, len(ranges))) as pool:
-                parts = pool.starmap(_bucket_edges, args)
+        args = [(r, cfg.rows) for r in band_ranges(cfg.bands, cfg.groups)]
+        if cfg.workers > 1 and len(args) > 1:   # children use numpy only: fork is safe
+            with mp.get_context("fork").Pool(min(cfg.workers, len(args))) as pool:
+                parts = pool.starmap(_band_edges, args)
         else:
-            parts = [_bucket_edges(*a) for a in args]
+            parts = [_band_edges(*a) for a in args]
     finally:
         _SIG = None
-    edges = np.unique(np.concatenate(parts), axis=0) if parts else np.zeros((0, 2), np.int64)
+    edges = unique_pairs(np.concatenate(parts), len(sig)) if parts else np.zeros((0, 2), np.int64)
     if cfg.verify is not None and len(edges):
         edges = edges[jaccard_estimate(sig, edges[:, 0], edges[:, 1]) >= cfg.verify]
     return edges
@@ -89,6 +156,9 @@ def candidate_edges(sig: np.ndarray, cfg: LshConfig) -> np.ndarray:
 
 def clusters(n: int, edges: np.ndarray) -> np.ndarray:
     """rep[i] = smallest row index in i's cluster (so the earliest row is the one kept)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     if len(edges) == 0:
         return np.arange(n, dtype=np.int64)
     graph = coo_matrix((np.ones(len(edges), np.int8), (edges[:, 0], edges[:, 1])), shape=(n, n))

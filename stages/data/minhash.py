@@ -3,16 +3,16 @@
 datasketch's `affine32` scheme (its default since 2.0) hashes each shingle to 32 bits, mixes it
 with the MurmurHash3 finalizer, applies permutation k as `a_k * h + b_k mod 2**32` and keeps the
 minimum per permutation. `MinHash.bulk` does this with a Python call per shingle; here the same
-arithmetic runs on a (shingles x permutations) matrix per chunk, with datasketch's own
+arithmetic runs on a (permutations x shingles) matrix per chunk, with datasketch's own
 permutation parameters and finalizer, so `signatures(...)[i]` equals
 `MinHash.bulk([shingles_i], num_perm, seed, hashfunc=identity).hashvalues` bit for bit
-(tests/data/test_minhash.py checks it). Rows are wrapped as `LeanMinHash` for `MinHashLSH`.
+(tests/data/test_dedup.py checks it); `lsh` bands them as datasketch's `MinHashLSH` would.
 """
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from datasketch import LeanMinHash, MinHash
+from datasketch import MinHash
 from datasketch.minhash import _fmix  # the finalizer datasketch applies before permuting
 
 from stages.data import ngrams
@@ -24,7 +24,7 @@ EMPTY = np.uint32(0xFFFFFFFF)   # datasketch's value for a permutation that saw 
 class Signer:
     """Shingles -> MinHash signatures. `shingle`: `words` (datatrove) or `chars` (NeMo-Curator)."""
 
-    def __init__(self, num_perm: int, seed: int, shingle: str, shingle_size: int, chunk: int = 16384):
+    def __init__(self, num_perm: int, seed: int, shingle: str, shingle_size: int, chunk: int = 8192):
         if shingle not in ("words", "chars"):
             raise ValueError(f"data.dedup.shingle={shingle!r}: valid: words, chars")
         self.num_perm, self.seed, self.shingle, self.size, self.chunk = (
@@ -46,20 +46,18 @@ class Signer:
         if len(g.hashes) == 0:
             return out
         mixed = _fmix(g.hashes, 32)
+        a, b = self.a[:, None], self.b[:, None]
+        buf = np.empty((self.num_perm, min(self.chunk, len(mixed))), np.uint32)   # reused, cache-sized
         for lo in range(0, len(mixed), self.chunk):
             hi = min(len(mixed), lo + self.chunk)
-            with np.errstate(over="ignore"):
-                phv = mixed[lo:hi, None] * self.a[None, :] + self.b[None, :]   # (S, P) uint32
+            phv = buf[:, :hi - lo]                                   # (P, S): a_k * h + b_k mod 2**32
+            np.multiply(a, mixed[None, lo:hi], out=phv)
+            np.add(phv, b, out=phv)
             docs = g.doc[lo:hi]
             first = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
-            mins = np.minimum.reduceat(phv, first, axis=0)                   # (docs in chunk, P)
             rows = docs[first]                      # unique within a chunk; a text cut by a
-            out[rows] = np.minimum(out[rows], mins)  # chunk edge folds in over two chunks
+            out[rows] = np.minimum(out[rows], np.minimum.reduceat(phv, first, axis=1).T)   # chunk edge folds in
         return out
-
-    def lean(self, row: np.ndarray) -> LeanMinHash:
-        """One signature row as datasketch's LeanMinHash (what MinHashLSH indexes)."""
-        return LeanMinHash(seed=self.seed, hashvalues=row, scheme=SCHEME)
 
 
 def jaccard_estimate(sig: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:

@@ -61,19 +61,20 @@ def ngrams(h: np.ndarray, doc: np.ndarray, counts: np.ndarray, n: int,
            short: bool = True) -> Grams:
     """Every n-gram of every text; a text with fewer than n words gives one whole-text gram
     when `short` (so short texts still match exactly), none otherwise."""
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    pos = np.arange(len(h), dtype=np.int64) - starts[doc] if len(h) else np.zeros(0, np.int64)
+    starts = np.zeros(len(counts), np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
     full = rolling(h, n)
-    ok = (pos[:len(full)] + n) <= counts[doc[:len(full)]]
-    parts = [Grams(full[ok], doc[:len(full)][ok], pos[:len(full)][ok], np.full(ok.sum(), n))]
+    m = len(full)
+    ok = doc[n - 1:] == doc[:m]                  # the window ends in the text it starts in
+    pos = np.arange(m, dtype=np.int64) - np.repeat(starts, counts)[:m]
+    g = Grams(full[ok], doc[:m][ok], pos[ok], np.full(int(ok.sum()), n, np.int64))
     if short:
-        for m in np.unique(counts[(counts > 0) & (counts < n)]):
-            d = np.flatnonzero(counts == m)
-            parts.append(Grams(_whole(h, starts[d], int(m)), d, np.zeros(len(d), np.int64),
-                               np.full(len(d), m)))
-    g = Grams(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("hashes", "doc", "pos", "n")))
-    order = np.argsort(g.doc, kind="stable")
-    return Grams(g.hashes[order], g.doc[order], g.pos[order], g.n[order].astype(np.int64))
+        for k in np.unique(counts[(counts > 0) & (counts < n)]):
+            d = np.flatnonzero(counts == k)      # texts of k words have no full gram: slot
+            at = np.searchsorted(g.doc, d)       # their whole-text gram in by text order
+            g = Grams(np.insert(g.hashes, at, _whole(h, starts[d], int(k))), np.insert(g.doc, at, d),
+                      np.insert(g.pos, at, 0), np.insert(g.n, at, k))
+    return g
 
 
 def word_ngrams(texts: pl.Series, n: int, short: bool = True) -> Grams:

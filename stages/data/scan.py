@@ -17,6 +17,7 @@ import polars as pl
 from stages.data import ngrams
 
 WORD, OTHER, LETTER = 1, 2, 4     # class bits; whitespace is 0, a letter is WORD | LETTER
+TEXT_START = 255                  # the "byte before" a text's first byte: a run always starts there
 _CLASS = np.zeros(256, np.uint8)
 _CLASS[:128] = OTHER              # punctuation, symbols and control characters
 _CLASS[list(b"\t\n\x0b\x0c\r ")] = 0
@@ -38,9 +39,11 @@ class Tokens:
 
     def per_text(self, values: np.ndarray) -> np.ndarray:
         """Sum of a per-token value over each text's tokens: (D,) int64."""
-        cum = np.zeros(len(values) + 1, np.int64)
-        np.cumsum(values, out=cum[1:])
-        return cum[self.bounds[1:]] - cum[self.bounds[:-1]]
+        out = np.zeros(len(self.bounds) - 1, np.int64)
+        some = np.flatnonzero(self.bounds[1:] > self.bounds[:-1])
+        if len(some):
+            out[some] = np.add.reduceat(values, self.bounds[some], dtype=np.int64)
+        return out
 
     @property
     def counts(self) -> np.ndarray:
@@ -68,22 +71,29 @@ def tokens(texts: pl.Series) -> Tokens:
     off = np.zeros(len(lens) + 1, np.int64)
     np.cumsum(lens, out=off[1:])
     c = _CLASS[data]
-    prev = np.empty_like(c)                  # class of the byte before; 0 at a text's start
-    nxt = np.empty_like(c)                   # class of the byte after; 0 at a text's end
-    if len(c):
-        prev[0], prev[1:] = 0, c[:-1]
-        nxt[-1], nxt[:-1] = 0, c[1:]
-        full = lens > 0
-        prev[off[:-1][full]] = 0
-        nxt[off[1:][full] - 1] = 0
-    k, pk, nk = c & 3, prev & 3, nxt & 3     # token kind: 0 space, WORD, OTHER
-    solid = k != 0
-    start = np.flatnonzero(solid & (k != pk))
-    end = np.flatnonzero(solid & (k != nk)) + 1
+    k = c & 3                                # token kind: 0 space, WORD, OTHER
+    pk = np.empty_like(k)                    # kind of the byte before; TEXT_START at a text's start
+    if len(k):
+        pk[0], pk[1:] = TEXT_START, k[:-1]
+        pk[off[:-1][lens > 0]] = TEXT_START
+    cut = np.flatnonzero(k != pk)            # every run of one kind starts here, texts start here
+    solid = k[cut] != 0
+    start = cut[solid]
+    end = np.append(cut[1:], len(k))[solid]  # a token ends where the next run (or text) starts
     word = k[start] == WORD
-    alpha = word & (c[start] == (WORD | LETTER))
-    # a word token that starts with a digit or '_' holds a letter iff a letter follows a digit/_
-    late = np.flatnonzero((c == (WORD | LETTER)) & (prev == WORD))
+    alpha = c[start] == (WORD | LETTER)
+    late = np.flatnonzero(word & ~alpha)     # starts with a digit or '_': look inside for a letter
     if len(late):
-        alpha[np.searchsorted(start, late, side="right") - 1] = True
-    return Tokens(data, off, start, end, word, alpha, pk[start] == 0, np.searchsorted(start, off))
+        alpha[late] = _has_letter(c, start[late], end[late])
+    after = pk[start]
+    return Tokens(data, off, start, end, word, alpha, (after == 0) | (after == TEXT_START),
+                  np.searchsorted(start, off))
+
+
+def _has_letter(c: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Whether each byte range [start, end) (non-empty) holds a letter."""
+    n = end - start
+    first = np.zeros(len(n), np.int64)
+    np.cumsum(n[:-1], out=first[1:])
+    pos = np.arange(int(n.sum()), dtype=np.int64) + np.repeat(start - first, n)
+    return np.maximum.reduceat((c[pos] & LETTER) != 0, first)

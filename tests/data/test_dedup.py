@@ -34,6 +34,54 @@ def test_char_shingles_find_a_near_copy():
     assert (sig[0] == sig[1]).mean() > 0.6 and (sig[0] == sig[2]).mean() < 0.2
 
 
+def _datasketch_buckets(sig: np.ndarray, bands: int, rows: int) -> list[set]:
+    """Per band, the buckets (sets of rows, size >= 2) of datasketch's own MinHashLSH."""
+    from datasketch import LeanMinHash, MinHashLSH
+
+    index = MinHashLSH(num_perm=sig.shape[1], params=(bands, rows))
+    for i, row in enumerate(sig):
+        index.insert(i, LeanMinHash(seed=1, hashvalues=row, scheme="affine32"))
+    return [{frozenset(t.get(k)) for k, c in t.itemcounts().items() if c > 1} for t in index.hashtables]
+
+
+def _ours(sig: np.ndarray, bands: int, rows: int) -> list[set]:
+    out = []
+    for b in range(bands):
+        members, size = lsh.buckets(sig[:, b * rows:(b + 1) * rows])
+        assert all(np.all(np.diff(g) > 0) for g in np.split(members, np.cumsum(size)[:-1]))  # ascending
+        out.append({frozenset(g.tolist()) for g in np.split(members, np.cumsum(size)[:-1]) if len(g)})
+    return out
+
+
+@pytest.fixture(scope="module")
+def near_sigs(gsm8k_train):
+    """Signatures of 400 GSM8K questions, 100 two-word edits of them and 40 copies of one."""
+    rng = random.Random(1)
+    qs = [r["question"] for r in gsm8k_train[:400]]
+    qs += [_edit_words(q, rng, 2) for q in qs[:100]] + [qs[7]] * 40
+    return Signer(112, 1, "words", 5).signatures(text.normalise(pl.Series(qs)))
+
+
+def test_lsh_buckets_equal_datasketch_minhashlsh(near_sigs):
+    ref = _datasketch_buckets(near_sigs, 14, 8)
+    assert sum(len(b) for b in ref) > 50 and max(len(g) for b in ref for g in b) > lsh.ALL_PAIRS_MAX
+    assert _ours(near_sigs, 14, 8) == ref
+
+
+def test_lsh_buckets_split_clashing_keys_by_value(near_sigs, monkeypatch):
+    """A key shared by different band values (forced here with a weak key) never joins them."""
+    monkeypatch.setattr(lsh, "band_keys", lambda band: (band[:, 0] % 5).astype(np.uint64))
+    assert _ours(near_sigs, 14, 8) == _datasketch_buckets(near_sigs, 14, 8)
+
+
+def test_candidate_pairs_all_pairs_in_small_buckets_star_and_chain_in_large():
+    members = np.array([3, 5, 9] + list(range(100, 140)))
+    got = {tuple(p) for p in lsh.pairs(members, np.array([3, 40])).tolist()}
+    big = list(range(100, 140))
+    want = {(3, 5), (3, 9), (5, 9)} | {(100, j) for j in big[1:]} | set(zip(big[:-1], big[1:]))
+    assert got == want
+
+
 def test_clusters_keep_the_smallest_index():
     rep = lsh.clusters(6, np.array([[4, 1], [1, 5], [2, 3]]))
     assert rep.tolist() == [0, 1, 2, 2, 1, 1]
