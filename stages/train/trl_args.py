@@ -23,7 +23,7 @@ def common_args(cfg: Any, ctx: Any, has_eval: bool) -> dict:
         gradient_accumulation_steps=int(cfg.grad_accum),
         learning_rate=float(cfg.lr),
         lr_scheduler_type=str(cfg.lr_scheduler),
-        warmup_ratio=float(cfg.warmup_ratio),
+        warmup_steps=float(cfg.warmup_ratio),          # transformers 5: a float < 1 is a ratio
         weight_decay=float(cfg.weight_decay),
         max_grad_norm=float(cfg.max_grad_norm),
         bf16=modeling.use_bf16(cfg),

@@ -56,3 +56,38 @@ def workspace(tmp_path, tiny_model_dir):
     def make(overrides: list[str], write_data=None) -> Path:
         return make_workspace(tmp_path / "ws", tiny_model_dir, overrides, write_data)
     return make
+
+
+def run_in_process(trainer: str, overrides: list[str], format_dir: Path, base_dir: Path, out: Path) -> dict:
+    """Run a registered trainer in this process (no stage glue): for fixtures."""
+    from omegaconf import OmegaConf
+
+    from stages.train import trainers
+    from stages.train.context import TrainContext
+    from stages.train.curves import Curves
+
+    cfg = OmegaConf.create(compose_params(overrides))
+    ctx = TrainContext(cfg=cfg.train, seed=0, format_dir=format_dir, base_dir=base_dir,
+                       policy_dir=out / "policy", checkpoint_dir=out / "checkpoints",
+                       curves=Curves(out / "plots"))
+    metrics = trainers.get(trainer)(ctx)
+    ctx.curves.close()
+    return metrics
+
+
+@pytest.fixture(scope="session")
+def digit_base_dir(tmp_path_factory, tiny_model_dir) -> Path:
+    """The tiny model after SFT on random-digit answers: it answers a digit (uniformly, whatever
+    the prompt) then <|im_end|>, so the digit task's reward starts near 0.1 (see train_toy)."""
+    import train_toy
+
+    root = tmp_path_factory.mktemp("digit_base")
+    train_toy.write_split(root / "format", "sft", train_toy.digit_warmup_rows(256, 1),
+                          train_toy.digit_warmup_rows(32, 2))
+    metrics = run_in_process("sft", ["train=sft", "train.max_steps=80", "train.lr=1e-2",
+                                     "train.lr_scheduler=constant", "train.warmup_ratio=0",
+                                     "train.per_device_batch_size=32", "train.logging_steps=10",
+                                     "train.eval_steps=0", "train.save_steps=1000"],
+                             root / "format", tiny_model_dir, root)
+    assert metrics["eval_loss"] < 1.0, metrics      # ~ln(10)/2 + eos: the format is learnt
+    return root / "policy"

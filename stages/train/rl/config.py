@@ -67,10 +67,6 @@ def check(cfg: Any) -> None:
     if prompts % mini:
         raise ValueError(f"train.data.train_batch_size={prompts} must be a multiple of "
                          f"train.actor.ppo_mini_batch_size={mini}")
-    if (mini * n) % int(cfg.actor.ppo_micro_batch_size_per_gpu):
-        raise ValueError(f"train.actor.ppo_mini_batch_size x rollout.n = {mini * n} responses must be a "
-                         f"multiple of train.actor.ppo_micro_batch_size_per_gpu="
-                         f"{cfg.actor.ppo_micro_batch_size_per_gpu}")
     needs_group = "index" in estimator(cfg.algorithm.adv_estimator)[1]
     if needs_group and n < 2:
         raise ValueError(f"adv_estimator={cfg.algorithm.adv_estimator} compares samples of one prompt: "

@@ -15,8 +15,9 @@ def policy_outputs(model, batch: dict, temperature: float, with_entropy: bool):
     resp = batch["responses"]
     R = resp.shape[1]
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                   position_ids=batch["position_ids"], use_cache=False).logits
-    logits = logits[:, -R - 1:-1].float() / temperature                      # (N, R, V)
+                   position_ids=batch["position_ids"], use_cache=False,
+                   logits_to_keep=R + 1).logits                              # (N, R + 1, V): no prompt logits
+    logits = logits[:, :-1].float() / temperature                            # (N, R, V)
     logp = verl_F.logprobs_from_logits(logits, resp)                         # (N, R)
     entropy = verl_F.entropy_from_logits(logits) if with_entropy else None
     return logp, entropy

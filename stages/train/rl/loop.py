@@ -22,7 +22,7 @@ from stages.train.rl import advantage, config, forward, rollout, scoring, state,
 class RLLoop:
     def __init__(self, ctx: TrainContext):
         self.ctx, self.cfg = ctx, ctx.cfg
-        self.start_step, self.history = 0, []
+        self.start_step, self.history, self.val_before = 0, [], None
 
     # ---- setup: one helper per object ---------------------------------------------------
     def setup(self) -> "RLLoop":
@@ -93,7 +93,7 @@ class RLLoop:
         if last is not None:
             st = state.load(last, self._objects())
             self.start_step, self.kl_ctrl.value = int(st["step"]), float(st["kl_coef"])
-            self.history = st.get("history", [])
+            self.history, self.val_before = st.get("history", []), st.get("val_reward_before")
             print(f"train: resuming from {last}", flush=True)
 
     # ---- one step ------------------------------------------------------------------------
@@ -156,6 +156,7 @@ class RLLoop:
             rewards = token_scores - self.kl_ctrl.value * kld
             self.kl_ctrl.update(current_kl=masked_mean(kld, ro.response_mask, axis=-1).mean().item(),
                                 n_steps=len(ro))
+        batch["token_level_rewards"] = rewards
         batch["advantages"], batch["returns"] = advantage.compute(
             self.estimator, self.algo_cfg, token_level_rewards=rewards, response_mask=ro.response_mask,
             index=ro.index, values=batch.get("values"), reward_baselines=baselines)
@@ -220,15 +221,17 @@ class RLLoop:
 
     def train(self) -> dict:
         cfg, steps = self.cfg, int(self.cfg.max_steps)
-        before = self.evaluate(self.val_rows) if self.start_step == 0 else None
+        if self.start_step == 0:
+            self.val_before = self.evaluate(self.val_rows)
         for s in tqdm(range(self.start_step, steps), desc="rl steps", initial=self.start_step, total=steps):
             metrics = self.step(s)
             self.ctx.curves.log(metrics, step=s + 1)
             self.history.append({"step": s + 1, "reward_mean": metrics["reward/mean"]})
             if (s + 1) % int(cfg.save_steps) == 0 or s + 1 == steps:
                 state.save(self.ctx.checkpoint_dir, s + 1, self._objects(),
-                           {"kl_coef": self.kl_ctrl.value, "history": self.history}, int(cfg.save_total_limit))
-        return {"val_reward_before": before, "val_reward_after": self.evaluate(self.val_rows),
+                           {"kl_coef": self.kl_ctrl.value, "history": self.history,
+                            "val_reward_before": self.val_before}, int(cfg.save_total_limit))
+        return {"val_reward_before": self.val_before, "val_reward_after": self.evaluate(self.val_rows),
                 "reward_mean_first": self.history[0]["reward_mean"] if self.history else None,
                 "reward_mean_last": self.history[-1]["reward_mean"] if self.history else None,
                 "steps": steps, "resumed_from_step": self.start_step, "val_rows": len(self.val_rows)}
