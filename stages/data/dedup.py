@@ -57,17 +57,24 @@ class Decision:
 class Deduper:
     """Feed normalised texts batch by batch with `add`, then `finish` decides every row."""
     cfg: DedupConfig
+    signer: Signer | None = None      # built from cfg when not given
     _hashes: list = field(default_factory=list)
     _sigs: list = field(default_factory=list)
 
     def __post_init__(self):
-        self.signer = Signer(self.cfg.num_perm, self.cfg.seed, self.cfg.shingle, self.cfg.shingle_size)
+        if self.signer is None and self.cfg.near:
+            self.signer = Signer(self.cfg.num_perm, self.cfg.seed, self.cfg.shingle, self.cfg.shingle_size)
 
-    def add(self, norm: pl.Series, signatures: np.ndarray | None = None) -> None:
-        """`signatures` may come precomputed (from a worker); else they are computed here."""
-        self._hashes.append(norm.hash(seed=0).to_numpy().astype(np.uint64))
+    def add(self, norm: pl.Series) -> None:
+        """One batch of normalised texts."""
+        self.add_hashed(norm.hash(seed=0).to_numpy().astype(np.uint64),
+                        self.signer.signatures(norm) if self.cfg.near else None)
+
+    def add_hashed(self, hashes: np.ndarray, signatures: np.ndarray | None) -> None:
+        """One batch already hashed and signed (by a worker process)."""
+        self._hashes.append(hashes)
         if self.cfg.near:
-            self._sigs.append(self.signer.signatures(norm) if signatures is None else signatures)
+            self._sigs.append(signatures)
 
     def finish(self) -> Decision:
         h = np.concatenate(self._hashes) if self._hashes else np.zeros(0, np.uint64)

@@ -48,8 +48,15 @@ def _first_fail(checks: list[tuple[str, pl.Expr, pl.Expr, float | None]], df: pl
     return reason, detail
 
 
+ROWS_PER_PASS = 20000   # texts judged at once: bounds the byte-scan and n-gram arrays
+
+
 def _non_null(s: pl.Series, judge):
-    """judge(texts without nulls) -> (reason, detail); a null text passes (nothing to judge)."""
+    """judge(texts without nulls) -> (reason, detail), ROWS_PER_PASS texts at a time; a null
+    text passes (nothing to judge)."""
+    if len(s) > ROWS_PER_PASS:
+        parts = [_non_null(s.slice(lo, ROWS_PER_PASS), judge) for lo in range(0, len(s), ROWS_PER_PASS)]
+        return pl.concat([r for r, _ in parts]), pl.concat([d for _, d in parts])
     ok = s.is_not_null().to_numpy()
     if ok.all():
         return judge(s)
@@ -76,6 +83,8 @@ def _by_subset(s: pl.Series, mask: np.ndarray, fast, slow) -> pl.DataFrame:
 
 
 def _scan_counts(s: pl.Series) -> pl.DataFrame:
+    if len(s) > ROWS_PER_PASS:
+        return pl.concat([_scan_counts(s.slice(lo, ROWS_PER_PASS)) for lo in range(0, len(s), ROWS_PER_PASS)])
     t = scan.tokens(s)
     return pl.DataFrame({"tokens": t.counts, "words": t.per_text(t.word),
                          "word_chars": t.per_text(np.where(t.word, t.end - t.start, 0)),

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from datasketch import MinHash
-from datasketch.minhash import _fmix  # the finalizer datasketch applies before permuting
 
 from stages.data import ngrams
 
@@ -29,8 +27,12 @@ class Signer:
             raise ValueError(f"data.dedup.shingle={shingle!r}: valid: words, chars")
         self.num_perm, self.seed, self.shingle, self.size, self.chunk = (
             num_perm, seed, shingle, shingle_size, chunk)
+        from datasketch import MinHash   # here, not at import: worker processes get a pickled
+        from datasketch.minhash import _FMIX_CONSTANTS   # Signer and skip datasketch's imports
+
         a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
         self.a, self.b = a.astype(np.uint32), b.astype(np.uint32)   # (P,) each
+        self.fmix = _FMIX_CONSTANTS[32]   # MurmurHash3's finalizer, as datasketch's _fmix applies it
 
     def shingles(self, texts: pl.Series) -> ngrams.Grams:
         """32-bit shingle hashes of normalised texts (a text shorter than one shingle is one)."""
@@ -39,13 +41,22 @@ class Signer:
         g.hashes = (g.hashes ^ (g.hashes >> np.uint64(32))).astype(np.uint32)
         return g
 
+    def finalize(self, h: np.ndarray) -> np.ndarray:
+        """datasketch's `_fmix(h, 32)`: the pre-mix of every shingle hash before permuting."""
+        s1, m1, s2, m2, s3 = self.fmix
+        h = h ^ (h >> s1)
+        h = h * m1
+        h = h ^ (h >> s2)
+        h = h * m2
+        return h ^ (h >> s3)
+
     def signatures(self, texts: pl.Series) -> np.ndarray:
         """(len(texts), num_perm) uint32; an empty text gets datasketch's empty signature."""
         g = self.shingles(texts)
         out = np.full((len(texts), self.num_perm), EMPTY, dtype=np.uint32)
         if len(g.hashes) == 0:
             return out
-        mixed = _fmix(g.hashes, 32)
+        mixed = self.finalize(g.hashes)
         a, b = self.a[:, None], self.b[:, None]
         buf = np.empty((self.num_perm, min(self.chunk, len(mixed))), np.uint32)   # reused, cache-sized
         for lo in range(0, len(mixed), self.chunk):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import polars as pl
 
 PATTERNS = {
@@ -50,18 +51,24 @@ def redact(s: pl.Series, kinds=("email", "ip", "phone", "api_key"), generic_keys
     bad = sorted(set(kinds) - set(PATTERNS))
     if bad:
         raise ValueError(f"data.clean pii.kinds: unknown {bad}; valid: {sorted(PATTERNS)}")
-    counts, rows = {}, {}
+    counts, rows = {k: 0 for k in kinds}, {k: 0 for k in kinds}
+    generic = generic_keys and "api_key" in kinds
+    any_kind = "|".join([f"(?:{PATTERNS[k]})" for k in kinds] + ([GENERIC_KEY] if generic else []))
+    cand = np.flatnonzero(s.str.contains(any_kind).fill_null(False).to_numpy()) if kinds else []
+    if len(cand) == 0:          # one pass over all texts; the per-kind passes only where it hit
+        return s, counts, rows
+    whole, s = s, s.gather(cand)
     for kind in kinds:
         n = s.str.count_matches(PATTERNS[kind]).fill_null(0)
         counts[kind], rows[kind] = int(n.sum()), int((n > 0).sum())
         if counts[kind]:
             s = s.str.replace_all(PATTERNS[kind], PLACEHOLDER[kind])
-    if generic_keys and "api_key" in kinds:
-        cand = s.str.contains(GENERIC_KEY).fill_null(False)
-        if cand.any():
-            idx = cand.arg_true().to_list()
+    if generic:
+        hit = s.str.contains(GENERIC_KEY).fill_null(False)
+        if hit.any():
+            idx = hit.arg_true().to_list()
             fixed = [_generic(s[i]) for i in idx]
             s = s.clone().scatter(idx, [t for t, _ in fixed])
             counts["api_key"] += sum(k for _, k in fixed)
             rows["api_key"] += sum(1 for _, k in fixed if k)
-    return s, counts, rows
+    return whole.clone().scatter(cand, s), counts, rows

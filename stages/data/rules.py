@@ -50,11 +50,11 @@ def _changed(old: pl.Series, new: pl.Series) -> int:
 def fix_encoding(s: pl.Series, normalization: str | None = "NFKC") -> Result:
     """Repair mojibake with ftfy (only texts with non-ASCII bytes can hold any), then Unicode
     normal form (NFKC folds compatibility characters: full-width digits, ligatures)."""
-    import ftfy
-
     new = s
     odd = np.flatnonzero(~text.ascii_mask(s) & s.is_not_null().to_numpy())
     if len(odd):
+        import ftfy
+
         new = s.clone().scatter(odd, [ftfy.fix_text(s[int(i)], normalization=None) for i in odd])
         if normalization:   # ASCII is in every normal form: only the other texts can change
             odd = np.flatnonzero(~text.ascii_mask(new) & new.is_not_null().to_numpy())

@@ -65,8 +65,23 @@ class Tokens:
         return pl.Series(arr).hash(seed=0).to_numpy()[0::2].astype(np.uint64)
 
 
+_last: tuple[pl.Series, Tokens] | None = None
+
+
 def tokens(texts: pl.Series) -> Tokens:
-    """Tokens of ASCII texts (no nulls: callers pass the rows `text.ascii_mask` selects)."""
+    """Tokens of ASCII texts (no nulls: callers pass the rows `text.ascii_mask` selects).
+
+    The length, quality and repetition rules scan the same texts one after another, so the
+    last result is kept and returned again for texts equal to the last ones."""
+    global _last
+    if _last is not None and len(_last[0]) == len(texts) and _last[0].equals(texts):
+        return _last[1]
+    _last = None                             # free the previous batch first
+    _last = (texts, _tokens(texts))
+    return _last[1]
+
+
+def _tokens(texts: pl.Series) -> Tokens:
     data, lens = ngrams.utf8_buffer(texts)
     off = np.zeros(len(lens) + 1, np.int64)
     np.cumsum(lens, out=off[1:])

@@ -29,19 +29,28 @@ class Job:
     out: str
     profile: dict
     fields: list
-    dcfg: dedup.DedupConfig
+    dfields: list                 # text columns dedup compares
+    signer: dedup.Signer | None   # built once here: workers need not import datasketch
 
 
 def _clean_part(job: Job) -> tuple[int, np.ndarray, np.ndarray | None, int, dict]:
+    """Clean one slice, write its kept rows; return their text hashes and MinHash signatures."""
     df = pl.scan_parquet(job.path).slice(job.offset, job.length).collect()
     kept, rejected, _ = clean.run(df, job.profile, job.fields)
     io.write_parquet(kept, Path(job.out) / f"clean-{job.part:05d}.parquet")
-    norm = text.normalise(kept.select(text.joined(job.dcfg.fields)).to_series())
+    norm = text.normalise(kept.select(text.joined(job.dfields)).to_series())
     h = norm.hash(seed=0).to_numpy().astype(np.uint64)
-    sig = dedup.Signer(job.dcfg.num_perm, job.dcfg.seed, job.dcfg.shingle,
-                       job.dcfg.shingle_size).signatures(norm) if job.dcfg.near else None
+    sig = job.signer.signatures(norm) if job.signer else None
     by_rule = dict(rejected.group_by("rule").len().iter_rows()) if rejected.height else {}
     return job.part, h, sig, rejected.height, by_rule
+
+
+def _drop_rows(args: tuple[str, np.ndarray]) -> None:
+    """Rewrite one clean part without its duplicates as kept-<part>.parquet."""
+    path, keep = args
+    f = Path(path)
+    io.write_parquet(pl.read_parquet(f).filter(pl.Series(keep)), f.with_name(f.name.replace("clean-", "kept-")))
+    f.unlink()
 
 
 def run(path: str | Path, out_dir: str | Path, profile: dict, fields: list, dcfg: dedup.DedupConfig,
@@ -52,34 +61,29 @@ def run(path: str | Path, out_dir: str | Path, profile: dict, fields: list, dcfg
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n = pl.scan_parquet(path).select(pl.len()).collect().item()
-    jobs = [Job(str(path), o, min(batch_size, n - o), i, str(out), profile, fields, dcfg)
+    signer = dedup.Signer(dcfg.num_perm, dcfg.seed, dcfg.shingle, dcfg.shingle_size) if dcfg.near else None
+    jobs = [Job(str(path), o, min(batch_size, n - o), i, str(out), profile, fields, dcfg.fields, signer)
             for i, o in enumerate(range(0, n, batch_size))]
     parts: dict[int, tuple] = {}
     by_rule: dict[str, int] = {}
     with mp.get_context("spawn").Pool(workers) as pool:   # fork can deadlock polars threads
         for part, h, sig, n_rej, rules in tqdm(pool.imap_unordered(_clean_part, jobs), total=len(jobs),
                                                desc="clean+minhash", disable=not progress):
-            parts[part] = (h, sig, n_rej)
+            parts[part] = (h, sig)
             for k, v in rules.items():
                 by_rule[k] = by_rule.get(k, 0) + v
-    dd = dedup.Deduper(dcfg)
-    sizes = []
-    for i in range(len(jobs)):          # part order = row order, so the earliest row is kept
-        h, sig, _ = parts.pop(i)
-        dd._hashes.append(h)
-        if sig is not None:
-            dd._sigs.append(sig)
-        sizes.append(len(h))
-    decision = dd.finish()
-    keep = decision.why == dedup.KEEP
-    lo = 0
-    for i, size in enumerate(sizes):    # drop the duplicates part by part
-        f = out / f"clean-{i:05d}.parquet"
-        df = pl.read_parquet(f)
-        io.write_parquet(df.filter(pl.Series(keep[lo:lo + size])), out / f"kept-{i:05d}.parquet")
-        f.unlink()
-        lo += size
-    rows_clean = int(sum(sizes))
+        dd = dedup.Deduper(dcfg, signer=signer)
+        sizes = []
+        for i in range(len(jobs)):          # part order = row order, so the earliest row is kept
+            h, sig = parts.pop(i)
+            dd.add_hashed(h, sig)
+            sizes.append(len(h))
+        decision = dd.finish()
+        keep = decision.why == dedup.KEEP
+        bounds = np.r_[0, np.cumsum(sizes)]
+        pool.map(_drop_rows, [(str(out / f"clean-{i:05d}.parquet"), keep[bounds[i]:bounds[i + 1]])
+                              for i in range(len(jobs))])
+    rows_clean = int(bounds[-1])
     return {"clean": {"rows_in": n, "rows_kept": rows_clean, "rows_rejected": n - rows_clean,
                       "rejected_by_rule": dict(sorted(by_rule.items()))},
             "dedup": {"rows_in": rows_clean, "rows_kept": int(keep.sum()),

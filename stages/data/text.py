@@ -41,7 +41,9 @@ def normalised(expr: pl.Expr) -> pl.Expr:
 
 
 def _fold(expr: pl.Expr) -> pl.Expr:
-    return expr.str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
+    # `[^\p{L}\p{N}]+` -> " ", written so that a lone space (most gaps) is not a match to replace
+    return (expr.str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]{2,}|[^\p{L}\p{N} ]", " ")
+            .str.strip_chars())
 
 
 def ascii_mask(s: pl.Series) -> np.ndarray:
