@@ -1,7 +1,8 @@
 """vLLM generation (GPU): `eval.engine=vllm`. The `vllm` package is imported here, on use only.
 
-Prompts are rendered by the model's HF tokenizer exactly as the HF engine renders them, then
-handed to vLLM as text, so both engines see the same prompts and share the same scoring.
+Prompts are rendered and tokenized by the model's HF tokenizer exactly as the HF engine does
+it, then handed to vLLM as token ids, so both engines see the same prompts (no extra BOS) and
+share the same scoring. Not run in this repo's CI (no GPU there).
 """
 from __future__ import annotations
 
@@ -47,8 +48,9 @@ class VLLMEngine:
                        top_p=params.top_p if params.temperature > 0 else 1.0,
                        max_tokens=params.max_new_tokens, stop=list(params.stop) or None,
                        seed=params.seed, skip_special_tokens=True)
+        ids = [self.tok(t, add_special_tokens=False)["input_ids"] for t in texts]  # as HF does
         t0 = time.perf_counter()
-        outs = self.llm.generate([{"prompt": t} for t in texts], sp, use_tqdm=self.progress)
+        outs = self.llm.generate([{"prompt_token_ids": i} for i in ids], sp, use_tqdm=self.progress)
         seconds = (time.perf_counter() - t0) / max(1, len(texts))
         return [Completion(prompt_text=text, texts=[cut_at_stop(o.text, params.stop)[0] for o in out.outputs],
                            prompt_tokens=len(out.prompt_token_ids), seconds=seconds,
