@@ -4,11 +4,12 @@ vectorised over a whole signature matrix.
 MinHashLSH(params=(b, r)) files a row under one bucket per band, keyed by the band's r hash
 values; two rows are candidates when they share a bucket in any band. Inserting a row costs it a
 Python call and b dict updates, which at a million rows is most of the dedup time. Here each
-band's r values are hashed to one 64-bit key, the rows sorted by key (stable, so members come in
-row order), and each run of equal keys whose values really are equal is a bucket: the buckets
-MinHashLSH builds (tests/data/test_dedup.py compares them with its hash tables). Candidate pairs
-from shared buckets are checked against the estimated Jaccard (`verify`, optional) and joined
-into clusters with a connected-components pass.
+band's r values are hashed to one 64-bit key whose low bits are replaced by the row number, the
+keys sorted (so rows of a bucket come together, in row order), and each run of equal top bits
+whose band values really are equal is a bucket: the buckets MinHashLSH builds
+(tests/data/test_dedup.py compares them with its hash tables). Candidate pairs from shared
+buckets are checked against the estimated Jaccard (`verify`, optional) and joined into clusters
+with a connected-components pass.
 """
 from __future__ import annotations
 
@@ -36,10 +37,12 @@ class LshConfig:
 
 def band_keys(band: np.ndarray) -> np.ndarray:
     """(N, r) uint32 band values -> (N,) uint64 key; equal values give equal keys."""
+    v = np.ascontiguousarray(band)
+    v = v.view(np.uint64) if band.shape[1] % 2 == 0 else v.astype(np.uint64)
     key = np.zeros(len(band), np.uint64)
     with np.errstate(over="ignore"):
-        for j in range(band.shape[1]):
-            key ^= band[:, j].astype(np.uint64)
+        for j in range(v.shape[1]):
+            key ^= v[:, j]
             key *= _MIX
             key ^= key >> np.uint64(29)
     return key
@@ -48,11 +51,14 @@ def band_keys(band: np.ndarray) -> np.ndarray:
 def buckets(band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows sharing a bucket in one band: (members (M,), bucket sizes (K,)); bucket k is the next
     sizes[k] members, in ascending row order; only buckets of two or more rows."""
-    key = band_keys(band)
-    order = np.argsort(key, kind="stable")
-    k = key[order]
+    n = len(band)
+    bits = np.uint64(max(1, (n - 1).bit_length()))
+    low = (np.uint64(1) << bits) - np.uint64(1)
+    k = np.sort((band_keys(band) & ~low) | np.arange(n, dtype=np.uint64))   # key's top bits, then row
+    order = (k & low).astype(np.int64)
+    k >>= bits
     start = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-    size = np.diff(np.r_[start, len(k)])
+    size = np.diff(np.r_[start, n])
     multi = size > 1
     start, size = start[multi], size[multi]
     if len(start) == 0:
@@ -60,7 +66,7 @@ def buckets(band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pos = np.repeat(start, size) + _ranks(size)                   # positions of members in `order`
     members = order[pos]
     leader = order[np.repeat(start, size)]
-    clash = ~(band[members] == band[leader]).all(axis=1)         # equal keys, different values
+    clash = ~(band[members] == band[leader]).all(axis=1)         # equal top bits, different values
     if clash.any():
         return _split(band, members, size, clash)
     return members, size

@@ -10,6 +10,7 @@ is one batch per worker plus num_perm * 4 bytes per row, so 1M rows fit in a few
 from __future__ import annotations
 
 import multiprocessing as mp
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def _clean_part(job: Job) -> tuple[int, np.ndarray, np.ndarray | None, int, dict
     """Clean one slice, write its kept rows; return their text hashes and MinHash signatures."""
     df = pl.scan_parquet(job.path).slice(job.offset, job.length).collect()
     kept, rejected, _ = clean.run(df, job.profile, job.fields)
-    io.write_parquet(kept, Path(job.out) / f"clean-{job.part:05d}.parquet")
+    kept.write_ipc(Path(job.out) / f"clean-{job.part:05d}.arrow", compression="lz4")   # scratch: cheap to write
     norm = text.normalise(kept.select(text.joined(job.dfields)).to_series())
     h = norm.hash(seed=0).to_numpy().astype(np.uint64)
     sig = job.signer.signatures(norm) if job.signer else None
@@ -49,7 +50,8 @@ def _drop_rows(args: tuple[str, np.ndarray]) -> None:
     """Rewrite one clean part without its duplicates as kept-<part>.parquet."""
     path, keep = args
     f = Path(path)
-    io.write_parquet(pl.read_parquet(f).filter(pl.Series(keep)), f.with_name(f.name.replace("clean-", "kept-")))
+    kept = pl.read_ipc(f).filter(pl.Series(keep))
+    io.write_parquet(kept, f.parent / f"kept-{f.stem.split('-')[1]}.parquet")
     f.unlink()
 
 
@@ -58,6 +60,7 @@ def run(path: str | Path, out_dir: str | Path, profile: dict, fields: list, dcfg
     """Returns clean and dedup funnels; kept rows end up in out_dir/kept-*.parquet."""
     from tqdm import tqdm
 
+    clock = [("start", time.perf_counter())]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n = pl.scan_parquet(path).select(pl.len()).collect().item()
@@ -67,11 +70,13 @@ def run(path: str | Path, out_dir: str | Path, profile: dict, fields: list, dcfg
     parts: dict[int, tuple] = {}
     by_rule: dict[str, int] = {}
     with mp.get_context("spawn").Pool(workers) as pool:   # fork can deadlock polars threads
+        clock.append(("workers_started", time.perf_counter()))
         for part, h, sig, n_rej, rules in tqdm(pool.imap_unordered(_clean_part, jobs), total=len(jobs),
                                                desc="clean+minhash", disable=not progress):
             parts[part] = (h, sig)
             for k, v in rules.items():
                 by_rule[k] = by_rule.get(k, 0) + v
+        clock.append(("cleaned_and_signed", time.perf_counter()))
         dd = dedup.Deduper(dcfg, signer=signer)
         sizes = []
         for i in range(len(jobs)):          # part order = row order, so the earliest row is kept
@@ -80,15 +85,18 @@ def run(path: str | Path, out_dir: str | Path, profile: dict, fields: list, dcfg
             sizes.append(len(h))
         decision = dd.finish()
         keep = decision.why == dedup.KEEP
+        clock.append(("duplicates_decided", time.perf_counter()))
         bounds = np.r_[0, np.cumsum(sizes)]
-        pool.map(_drop_rows, [(str(out / f"clean-{i:05d}.parquet"), keep[bounds[i]:bounds[i + 1]])
+        pool.map(_drop_rows, [(str(out / f"clean-{i:05d}.arrow"), keep[bounds[i]:bounds[i + 1]])
                               for i in range(len(jobs))])
+        clock.append(("duplicates_dropped", time.perf_counter()))
     rows_clean = int(bounds[-1])
     return {"clean": {"rows_in": n, "rows_kept": rows_clean, "rows_rejected": n - rows_clean,
                       "rejected_by_rule": dict(sorted(by_rule.items()))},
             "dedup": {"rows_in": rows_clean, "rows_kept": int(keep.sum()),
                       "exact_dropped": int((decision.why == dedup.EXACT).sum()),
                       "near_dropped": int((decision.why == dedup.NEAR).sum())},
+            "seconds": {k: round(t - t0, 3) for (_, t0), (k, t) in zip(clock[:-1], clock[1:])},
             "decision": decision}
 
 

@@ -98,15 +98,18 @@ def test_vectorised_repetition_values_equal_the_plain_python_port(n, gsm8k_train
     """top n-gram and greedy duplicate-n-gram values per text match datatrove's loops."""
     texts = [r["answer"] for r in gsm8k_train[:150]] + [r["chosen"] for r in hh_rows[:150]]
     texts += [" ".join(["the cat sat on the mat"] * 6), "too short"]
-    s = pl.Series(texts)
-    h, ln, doc, counts = gopher._token_table(s)
-    top = gopher.top_ngram_chars(h, ln, doc, counts, n, len(s))
-    flagged = gopher.repeats_5gram(h, doc, counts, len(s))
-    for i, t in enumerate(texts):
-        ref_top, ref_dup = gopher.reference_repetition_values(t, n)
-        assert top[i] == ref_top, (i, t[:80])
-        if n >= 5 and ref_dup > 0:
-            assert flagged[i], (i, t[:80])   # the prefilter never skips a text with repeats
+    ascii_only = [t for t in texts if t.isascii()]
+    assert len(ascii_only) < len(texts)
+    for batch in (texts, ascii_only):   # regex tokens (some text is not ASCII) and the byte scan
+        s = pl.Series(batch)
+        h, ln, doc, counts = gopher._token_table(s)
+        top = gopher.top_ngram_chars(h, ln, doc, counts, n, len(s))
+        flagged = gopher.repeats_5gram(h, doc, counts, len(s))
+        for i, t in enumerate(batch):
+            ref_top, ref_dup = gopher.reference_repetition_values(t, n)
+            assert top[i] == ref_top, (i, t[:80])
+            if n >= 5 and ref_dup > 0:
+                assert flagged[i], (i, t[:80])   # the prefilter never skips a text with repeats
 
 
 def test_unknown_rule_lists_valid_ones():
