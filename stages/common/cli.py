@@ -22,9 +22,10 @@ def run(main: Callable[[], None], stage: str) -> None:
 
 
 def describe(e: BaseException) -> str:
-    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
-        return f"no space left on device while writing {e.filename or 'an output'}; free space and rerun"
     text = str(e).strip() or type(e).__name__
+    if (isinstance(e, OSError) and e.errno == errno.ENOSPC) or "No space left on device" in text:
+        where = getattr(e, "filename", None) or "an output"      # polars/arrow wrap ENOSPC in their own errors
+        return f"no space left on device while writing {where}; nothing was kept; free space and rerun"
     if isinstance(e, KeyError) and text.startswith(("'", '"')):
         text = text[1:-1]
     return text if isinstance(e, (OSError, ValueError, KeyError)) else f"{type(e).__name__}: {text}"
