@@ -16,6 +16,7 @@ from stages.common import cli, io, params, tracking
 
 
 def main() -> None:
+    from stages.train import checkpoints
     from stages.train.backends import BACKENDS
     from stages.train.curves import Curves
 
@@ -26,6 +27,7 @@ def main() -> None:
         curves = Curves(Path(cfg.paths.plots) / "train", run=run)
         metrics = backend(cfg, curves)
         curves.close()
+        checkpoints.finish(Path(cfg.paths.checkpoints))
         metrics = {"algo": cfg.train.algo, "trainer": cfg.train.trainer,
                    "backend": cfg.train.backend, **metrics}
         io.write_json(metrics, Path(cfg.paths.metrics) / "train.json")

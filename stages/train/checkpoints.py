@@ -47,6 +47,15 @@ def prepare(checkpoint_dir: Path, fp: dict) -> Path | None:
     return last_checkpoint(checkpoint_dir)
 
 
+def finish(checkpoint_dir: Path) -> None:
+    """After a complete run the policy is the result: drop the checkpoints, so a forced rerun
+    trains from scratch (and reproduces the run) instead of resuming a finished one."""
+    checkpoint_dir = Path(checkpoint_dir)
+    if checkpoint_dir.exists():
+        shutil.rmtree(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+
+
 def last_checkpoint(checkpoint_dir: Path) -> Path | None:
     """The highest `checkpoint-<step>` dir whose state file parses."""
     best, best_step = None, -1
