@@ -2,15 +2,14 @@
 (and datatrove's MinHash pipeline when /tmp/dtvenv or $DATATROVE_PYTHON has datatrove), with F1
 on planted duplicates. Ends with one JSON line.
 
-    python bench/bench_dedup.py                    # 40k docs
-    python bench/bench_dedup.py --docs 1000000     # streaming run; reports peak RSS
+    python bench/bench_dedup.py                                 # 200k docs; datatrove on 40k
+    python bench/bench_dedup.py --docs 1000000 --no-datatrove   # streaming run; reports peak RSS
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -22,9 +21,9 @@ import polars as pl
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from stages.common import io  # noqa: E402
-from stages.common.rejects import ROW_SCHEMA  # noqa: E402
-from stages.data import clean, dedup, stream, text  # noqa: E402
+from stages.common import io
+from stages.common.rejects import ROW_SCHEMA
+from stages.data import clean, dedup, stream
 
 ROOT = Path(__file__).resolve().parents[1]
 STOP = ["the", "of", "and", "to", "with", "that", "have", "be", "in", "is", "for", "on", "it", "as"]
@@ -74,17 +73,63 @@ def f1(dropped: set, truth: dict) -> dict:
             "f1": round(2 * prec * rec / max(prec + rec, 1e-9), 4)}
 
 
-def ours(path: Path, n: int, out: Path, profile_name: str, workers: int) -> dict:
+def _ours_child(path: str, out: str, profile_name: str, workers: int, batch: int, over: dict, q) -> None:
     prof = yaml.safe_load((ROOT / "params/data/profiles/clean.yaml").read_text())[profile_name]
     factory = yaml.safe_load((ROOT / "params/data/profiles/factory.yaml").read_text())
-    dcfg = dedup.DedupConfig.from_params({**factory["dedup"], "fields": ["prompt"]})
+    dcfg = dedup.DedupConfig.from_params({**factory["dedup"], "fields": ["prompt"], **over})
     t = time.perf_counter()
     m = stream.run(path, out, clean.check_profile(prof, profile_name), ["prompt"], dcfg,
-                   batch_size=10000, workers=workers, progress=False)
-    dt = time.perf_counter() - t
+                   batch_size=batch, workers=workers, progress=False)
+    q.put((time.perf_counter() - t, {k: v for k, v in m.items() if k != "decision"}))
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants now (from /proc)."""
+    kids: dict[int, list] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    kids.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(d))
+            except (OSError, IndexError, ValueError):
+                continue
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo += kids.get(p, [])
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            pass
+    return total
+
+
+def ours(path: Path, n: int, out: Path, profile_name: str, workers: int, batch: int, over: dict | None = None) -> dict:
+    """clean + dedup (data.dedup params of factory.yaml, `over` on top) in a fresh process (so
+    the corpus built here is not counted), the resident memory of its process tree sampled
+    every 0.2 s."""
+    import multiprocessing as mp
+    import threading
+
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    proc = ctx.Process(target=_ours_child, args=(str(path), str(out), profile_name, workers, batch, over or {}, q))
+    proc.start()
+    peak, done = [0], threading.Event()
+
+    def sample():
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], tree_rss(proc.pid))
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    seconds, metrics = q.get()
+    proc.join()
+    done.set()
+    th.join()
     kept = set(stream.kept_ids(out).to_list())
-    return {"seconds": dt, "docs_per_s": n / dt, "metrics": {k: v for k, v in m.items() if k != "decision"},
-            "kept": kept}
+    return {"seconds": seconds, "docs_per_s": n / seconds, "metrics": metrics, "kept": kept,
+            "peak_rss_gb": peak[0] / 1024 ** 3}
 
 
 def naive(df: pl.DataFrame, limit: int) -> dict:
@@ -141,70 +186,100 @@ if __name__ == "__main__":
 
 
 def datatrove(path: Path, n: int, work: Path, workers: int) -> dict | None:
+    """datatrove's four MinHash steps in its own venv (datatrove, spacy, orjson, pyarrow,
+    xxhash<4: datatrove 0.10 hashes str, which xxhash 4 refuses)."""
+    import gzip
+
     py = os.environ.get("DATATROVE_PYTHON", "/tmp/dtvenv/bin/python")
-    if not Path(py).exists() or subprocess.run([py, "-c", "import datatrove"], capture_output=True).returncode:
+    if not Path(py).exists() or subprocess.run([py, "-c", "import datatrove"], capture_output=True,
+                                               check=False).returncode:
         print(f"datatrove: skipped ({py} has no datatrove; set DATATROVE_PYTHON)")
         return None
     work.mkdir(parents=True, exist_ok=True)
     script = work / "dt.py"
     script.write_text(DATATROVE)
-    res = subprocess.run([py, str(script), str(path.parent), str(work), str(workers)], capture_output=True, text=True)
+    res = subprocess.run([py, str(script), str(path.parent), str(work), str(workers)], capture_output=True,
+                         text=True, check=False)
     if res.returncode:
         print("datatrove: failed\n" + res.stderr[-2000:])
         return None
     secs = json.loads(res.stdout.strip().splitlines()[-1])["seconds"]
     removed = set()
-    import gzip
     for f in (work / "removed").glob("*"):
-        for line in gzip.open(f, "rt") if f.suffix == ".gz" else open(f):
-            removed.add(json.loads(line)["id"])
+        with gzip.open(f, "rt") if f.suffix == ".gz" else open(f) as lines:
+            removed.update(json.loads(line)["id"] for line in lines)
     return {"seconds": secs, "docs_per_s": n / secs, "dropped": removed}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--docs", type=int, default=40000)
-    ap.add_argument("--naive-docs", type=int, default=5000)
+    ap.add_argument("--docs", type=int, default=200000)
+    ap.add_argument("--naive-docs", type=int, default=5000, help="docs for the naive loop (run before and after ours)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=10000, help="rows per streamed batch")
     ap.add_argument("--profile", default="instruct", help="clean profile: web (full Gopher) | instruct | dialogue")
     ap.add_argument("--no-datatrove", action="store_true")
+    ap.add_argument("--datatrove-docs", type=int, default=40000, help="corpus size for datatrove vs ours")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t = time.perf_counter()
         df, truth = corpus(a.docs)
-        shards = max(4, 2 * a.workers)      # several files, so datatrove's tasks each get some
-        step = -(-a.docs // shards)
-        for i in range(shards):
-            io.write_parquet(df.slice(i * step, step), tmp / "corpus" / f"docs-{i:03d}.parquet")
-        src = tmp / "corpus" / "docs-*.parquet"
-        print(f"corpus: {a.docs} docs, {len(truth)} planted copies ({time.perf_counter() - t:.1f}s)")
-        small = a.docs <= 200000
-        if small:
-            b = naive(df, min(a.naive_docs, a.docs))
-            print(f"naive datasketch loop: {b['docs_per_s']:.0f} docs/s on {min(a.naive_docs, a.docs)} docs")
+        src = shard(df, tmp / "corpus", a.workers)
+        head = df.head(a.naive_docs)
+        print(f"corpus: {a.docs} docs, {len(truth)} planted copies ({time.perf_counter() - t:.1f}s); "
+              f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         del df
-        o = ours(src, a.docs, tmp / "ours", a.profile, a.workers)
-        rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024 ** 2
-        all_ids = {f"doc:{i}" for i in range(a.docs)}
-        of1 = f1(all_ids - o["kept"], truth)
+        b1 = naive(head, len(head))
+        o = ours(src, a.docs, tmp / "ours", a.profile, a.workers, a.batch)
+        b2 = naive(head, len(head))
+        base = (b1["docs_per_s"] + b2["docs_per_s"]) / 2
+        print(f"naive datasketch loop: {b1['docs_per_s']:.0f} docs/s before, {b2['docs_per_s']:.0f} after "
+              f"(on {len(head)} docs)")
+        of1 = f1({f"doc:{i}" for i in range(a.docs)} - o["kept"], truth)
         print(f"ours ({a.profile} clean + exact + MinHash LSH, {a.workers} workers): {o['docs_per_s']:.0f} docs/s, "
-              f"{o['seconds']:.1f}s, F1 {of1}, peak RSS {rss:.2f} GB")
+              f"{o['seconds']:.1f}s, F1 {of1}, peak RSS {o['peak_rss_gb']:.2f} GB; load {os.getloadavg()[0]:.1f}")
         print(json.dumps(o["metrics"]))
         out = {"bench": "clean_dedup", "unit": "docs/s", "value": round(o["docs_per_s"], 1),
-               "docs": a.docs, "clean_profile": a.profile, "f1": of1, "peak_rss_gb": round(rss, 3)}
-        if small:
-            out.update(baseline="naive per-document datasketch MinHash+LSH loop",
-                       baseline_value=round(b["docs_per_s"], 1), ratio=round(o["docs_per_s"] / b["docs_per_s"], 2))
-            if not a.no_datatrove:
-                d = datatrove(src, a.docs, tmp / "dt", a.workers)
-                if d:
-                    df1 = f1(d["dropped"], truth)
-                    print(f"datatrove MinHash (4 steps, {a.workers} workers): {d['docs_per_s']:.0f} docs/s, F1 {df1}")
-                    out.update(datatrove_docs_per_s=round(d["docs_per_s"], 1), datatrove_f1=df1,
-                               ratio_vs_datatrove=round(o["docs_per_s"] / d["docs_per_s"], 2))
+               "baseline": "naive per-document datasketch MinHash+LSH loop (mean of a run before and after)",
+               "baseline_value": round(base, 1), "ratio": round(o["docs_per_s"] / base, 2),
+               "docs": a.docs, "seconds": round(o["seconds"], 2), "clean_profile": a.profile, "f1": of1,
+               "peak_rss_gb": round(o["peak_rss_gb"], 3), "phases_s": o["metrics"]["seconds"],
+               "load_avg_1m": round(os.getloadavg()[0], 2)}
+        if not a.no_datatrove:
+            out.update(vs_datatrove(a, tmp))
         print(json.dumps(out))
+
+
+def shard(df: pl.DataFrame, folder: Path, workers: int) -> Path:
+    """Several parquet files (so datatrove's tasks each get some); returns their glob."""
+    shards = max(4, 2 * workers)
+    step = -(-df.height // shards)
+    for i in range(shards):
+        io.write_parquet(df.slice(i * step, step), folder / f"docs-{i:03d}.parquet")
+    return folder / "docs-*.parquet"
+
+
+def vs_datatrove(a, tmp: Path) -> dict:
+    """datatrove's MinHash pipeline, then ours, on one corpus (smaller: datatrove is slow)."""
+    n = min(a.docs, a.datatrove_docs)
+    df, truth = corpus(n, seed=1)
+    src = shard(df, tmp / "dt-corpus", a.workers)
+    del df
+    d = datatrove(src, n, tmp / "dt", a.workers)
+    if not d:
+        return {}
+    ids = {f"doc:{i}" for i in range(n)}
+    o = ours(src, n, tmp / "ours-dt", a.profile, a.workers, a.batch)
+    same = ours(src, n, tmp / "ours-dt-same", a.profile, a.workers, a.batch, {"verify": None})
+    df1, of1, sf1 = f1(d["dropped"], truth), f1(ids - o["kept"], truth), f1(ids - same["kept"], truth)
+    print(f"datatrove MinHash (4 steps, {a.workers} workers, {n} docs): {d['docs_per_s']:.0f} docs/s, F1 {df1}; "
+          f"ours on the same: {o['docs_per_s']:.0f} docs/s, F1 {of1} (factory params), "
+          f"{same['docs_per_s']:.0f} docs/s, F1 {sf1} (as datatrove: no Jaccard check of LSH candidates)")
+    return {"datatrove_docs": n, "datatrove_docs_per_s": round(d["docs_per_s"], 1), "datatrove_f1": df1,
+            "ours_on_datatrove_corpus_docs_per_s": round(o["docs_per_s"], 1), "ours_on_datatrove_corpus_f1": of1,
+            "ours_no_verify_docs_per_s": round(same["docs_per_s"], 1), "ours_no_verify_f1": sf1,
+            "ratio_vs_datatrove": round(o["docs_per_s"] / d["docs_per_s"], 2)}
 
 
 if __name__ == "__main__":

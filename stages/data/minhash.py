@@ -27,8 +27,12 @@ class Signer:
             raise ValueError(f"data.dedup.shingle={shingle!r}: valid: words, chars")
         self.num_perm, self.seed, self.shingle, self.size, self.chunk = (
             num_perm, seed, shingle, shingle_size, chunk)
-        from datasketch import MinHash   # here, not at import: worker processes get a pickled
-        from datasketch.minhash import _FMIX_CONSTANTS   # Signer and skip datasketch's imports
+        from datasketch import (
+            MinHash,  # here, not at import: worker processes get a pickled
+        )
+        from datasketch.minhash import (
+            _FMIX_CONSTANTS,  # Signer and skip datasketch's imports
+        )
 
         a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
         self.a, self.b = a.astype(np.uint32), b.astype(np.uint32)   # (P,) each

@@ -38,7 +38,7 @@ def _clean_part(job: Job) -> tuple[int, np.ndarray, np.ndarray | None, int, dict
     """Clean one slice, write its kept rows; return their text hashes and MinHash signatures."""
     df = pl.scan_parquet(job.path).slice(job.offset, job.length).collect()
     kept, rejected, _ = clean.run(df, job.profile, job.fields)
-    kept.write_ipc(Path(job.out) / f"clean-{job.part:05d}.arrow", compression="lz4")   # scratch: cheap to write
+    kept.write_ipc(Path(job.out) / f"clean-{job.part:05d}.arrow", compression="uncompressed")   # scratch
     norm = text.normalise(kept.select(text.joined(job.dfields)).to_series())
     h = norm.hash(seed=0).to_numpy().astype(np.uint64)
     sig = job.signer.signatures(norm) if job.signer else None
