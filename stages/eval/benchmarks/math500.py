@@ -28,10 +28,12 @@ def load(cfg: Any) -> list[Task]:
 
 
 def score(tasks: list[Task], comps: list[Any], cfg: Any) -> tuple[list[dict], dict]:
+    from tqdm import tqdm
+
     verifier = MathVerifier()
     rows, per_item = [], []
     try:
-        for task, comp in zip(tasks, comps):
+        for task, comp in tqdm(list(zip(tasks, comps)), desc="math-verify", unit="item"):
             oks = []
             for j, text in enumerate(comp.texts):
                 pred = extract.last_boxed(text)
