@@ -84,10 +84,10 @@ def digit_base_dir(tmp_path_factory, tiny_model_dir) -> Path:
     root = tmp_path_factory.mktemp("digit_base")
     train_toy.write_split(root / "format", "sft", train_toy.digit_warmup_rows(256, 1),
                           train_toy.digit_warmup_rows(32, 2))
-    metrics = run_in_process("sft", ["train=sft", "train.max_steps=80", "train.lr=1e-2",
+    metrics = run_in_process("sft", ["train=sft", "train.max_steps=40", "train.lr=2e-2",
                                      "train.lr_scheduler=constant", "train.warmup_ratio=0",
                                      "train.per_device_batch_size=32", "train.logging_steps=10",
                                      "train.eval_steps=0", "train.save_steps=1000"],
                              root / "format", tiny_model_dir, root)
-    assert metrics["eval_loss"] < 1.0, metrics      # ~ln(10)/2 + eos: the format is learnt
+    assert metrics["eval_loss"] < 1.5, metrics      # from 10.8; ~1.2 = digit ~uniform, then eos
     return root / "policy"

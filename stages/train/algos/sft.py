@@ -27,8 +27,11 @@ def train(ctx: TrainContext) -> dict:
     stats = trl_args.fit(trainer, ctx, [ctx.format_dir / "sft", ctx.base_dir])
     final_eval = trainer.evaluate()
     modeling.save_policy(trainer.model, tok, ctx.policy_dir, ctx.config_dict())
-    losses = ctx.curves.series("loss")
-    return {"train_loss_first": losses[0] if losses else None,
+    losses, tokens = ctx.curves.series("loss"), ctx.curves.series("num_tokens")
+    runtime = stats.get("train_runtime")
+    return {"tokens": int(tokens[-1]) if tokens else None,
+            "tokens_per_s": tokens[-1] / runtime if tokens and runtime else None,
+            "train_loss_first": losses[0] if losses else None,
             "train_loss_last": losses[-1] if losses else None,
             "eval_loss": final_eval.get("eval_loss"), "steps": trainer.state.global_step,
             "train_runtime_s": stats.get("train_runtime"), "resumed_from_step": stats["resumed_from_step"]}
