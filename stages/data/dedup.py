@@ -88,7 +88,7 @@ class Deduper:
             sig = np.concatenate(self._sigs)
             self._sigs = []
             uniq = np.flatnonzero(why == KEEP)
-            edges = lsh.candidate_edges(sig[uniq], self._lsh_config())
+            edges = lsh.candidate_edges(sig, self._lsh_config(), rows=None if len(uniq) == n else uniq)
             near_rep = uniq[lsh.clusters(len(uniq), edges)]
             moved = near_rep != uniq
             rep[uniq] = near_rep

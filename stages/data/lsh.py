@@ -21,6 +21,7 @@ import numpy as np
 from stages.data.minhash import jaccard_estimate
 
 _SIG: np.ndarray | None = None   # the signatures, shared with forked workers (copy-on-write)
+_ROWS: np.ndarray | None = None  # the rows of _SIG that take part (None: all)
 ALL_PAIRS_MAX = 32               # buckets up to this size give every pair, larger ones a star
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -37,8 +38,7 @@ class LshConfig:
 
 def band_keys(band: np.ndarray) -> np.ndarray:
     """(N, r) uint32 band values -> (N,) uint64 key; equal values give equal keys."""
-    v = np.ascontiguousarray(band)
-    v = v.view(np.uint64) if band.shape[1] % 2 == 0 else v.astype(np.uint64)
+    v = band.view(np.uint64) if band.shape[1] % 2 == 0 and band.strides[1] == 4 else band.astype(np.uint64)
     key = np.zeros(len(band), np.uint64)
     with np.errstate(over="ignore"):
         for j in range(v.shape[1]):
@@ -48,13 +48,20 @@ def band_keys(band: np.ndarray) -> np.ndarray:
     return key
 
 
-def buckets(band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows sharing a bucket in one band: (members (M,), bucket sizes (K,)); bucket k is the next
-    sizes[k] members, in ascending row order; only buckets of two or more rows."""
-    n = len(band)
+def buckets(band: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rows sharing a bucket in one band (of `rows` only, if given; members are then positions
+    in `rows`): (members (M,), bucket sizes (K,)); bucket k is the next sizes[k] members, in
+    ascending order; only buckets of two or more rows."""
+    key = band_keys(band)
+
+    def values(i: np.ndarray) -> np.ndarray:   # band values of members
+        return band[i] if rows is None else band[rows[i]]
+    if rows is not None:
+        key = key[rows]
+    n = len(key)
     bits = np.uint64(max(1, (n - 1).bit_length()))
     low = (np.uint64(1) << bits) - np.uint64(1)
-    k = np.sort((band_keys(band) & ~low) | np.arange(n, dtype=np.uint64))   # key's top bits, then row
+    k = np.sort((key & ~low) | np.arange(n, dtype=np.uint64))   # the key's top bits, then the row
     order = (k & low).astype(np.int64)
     k >>= bits
     start = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
@@ -65,10 +72,9 @@ def buckets(band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     pos = np.repeat(start, size) + _ranks(size)                   # positions of members in `order`
     members = order[pos]
-    leader = order[np.repeat(start, size)]
-    clash = ~(band[members] == band[leader]).all(axis=1)         # equal top bits, different values
-    if clash.any():
-        return _split(band, members, size, clash)
+    clash = ~(values(members) == values(order[np.repeat(start, size)])).all(axis=1)   # same top bits,
+    if clash.any():                                                                    # other values
+        return _split(values(members), members, size, clash)
     return members, size
 
 
@@ -79,16 +85,17 @@ def _ranks(size: np.ndarray) -> np.ndarray:
     return np.arange(int(size.sum()), dtype=np.int64) - np.repeat(first, size)
 
 
-def _split(band: np.ndarray, members: np.ndarray, size: np.ndarray, clash: np.ndarray):
-    """Regroup the runs of a key that two different band values share, by their values."""
+def _split(vals: np.ndarray, members: np.ndarray, size: np.ndarray, clash: np.ndarray):
+    """Regroup the runs of a key that two different band values share, by their values
+    (`vals[i]`: the band values of members[i])."""
     out_m, out_s, lo = [], [], 0
     bad = np.repeat(np.add.reduceat(clash, np.r_[0, np.cumsum(size)[:-1]]) > 0, size)
     for n in size:
         group = members[lo:lo + n]
         if bad[lo]:
             by_value: dict[bytes, list] = {}
-            for row in group:
-                by_value.setdefault(band[row].tobytes(), []).append(row)
+            for i, row in enumerate(group):
+                by_value.setdefault(vals[lo + i].tobytes(), []).append(row)
             parts = [np.array(v, np.int64) for v in by_value.values() if len(v) > 1]
         else:
             parts = [group]
@@ -121,7 +128,7 @@ def pairs(members: np.ndarray, size: np.ndarray) -> np.ndarray:
 def _band_edges(bands: tuple[int, int], rows: int) -> np.ndarray:
     """Candidate pairs of bands [lo, hi) of the shared signatures: (E, 2) int64."""
     lo, hi = bands
-    parts = [pairs(*buckets(_SIG[:, b * rows:(b + 1) * rows])) for b in range(lo, hi)]
+    parts = [pairs(*buckets(_SIG[:, b * rows:(b + 1) * rows], _ROWS)) for b in range(lo, hi)]
     return np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
 
 
@@ -139,12 +146,13 @@ def unique_pairs(edges: np.ndarray, n: int) -> np.ndarray:
     return np.stack([code // n, code % n], 1)
 
 
-def candidate_edges(sig: np.ndarray, cfg: LshConfig) -> np.ndarray:
-    """Unique candidate pairs over all bands, verified if `cfg.verify`: (E, 2) int64."""
-    global _SIG
+def candidate_edges(sig: np.ndarray, cfg: LshConfig, rows: np.ndarray | None = None) -> np.ndarray:
+    """Unique candidate pairs over all bands among `rows` of `sig` (default: all), verified if
+    `cfg.verify`: (E, 2) int64 positions in `rows`."""
+    global _SIG, _ROWS
     if cfg.bands * cfg.rows > sig.shape[1]:
         raise ValueError(f"data.dedup: bands*rows = {cfg.bands}*{cfg.rows} > num_perm {sig.shape[1]}")
-    _SIG = sig
+    _SIG, _ROWS = sig, rows
     try:
         args = [(r, cfg.rows) for r in band_ranges(cfg.bands, cfg.groups)]
         if cfg.workers > 1 and len(args) > 1:   # children use numpy only: fork is safe
@@ -153,10 +161,12 @@ def candidate_edges(sig: np.ndarray, cfg: LshConfig) -> np.ndarray:
         else:
             parts = [_band_edges(*a) for a in args]
     finally:
-        _SIG = None
-    edges = unique_pairs(np.concatenate(parts), len(sig)) if parts else np.zeros((0, 2), np.int64)
+        _SIG = _ROWS = None
+    n = len(sig) if rows is None else len(rows)
+    edges = unique_pairs(np.concatenate(parts), n) if parts else np.zeros((0, 2), np.int64)
     if cfg.verify is not None and len(edges):
-        edges = edges[jaccard_estimate(sig, edges[:, 0], edges[:, 1]) >= cfg.verify]
+        at = (lambda e: e) if rows is None else (lambda e: rows[e])
+        edges = edges[jaccard_estimate(sig, at(edges[:, 0]), at(edges[:, 1])) >= cfg.verify]
     return edges
 
 
