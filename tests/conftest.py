@@ -12,22 +12,7 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def tiny_model_params() -> dict:
-    """The smoke profile's model group (params/model/tiny-random.yaml): one source of truth."""
-    import yaml
-
-    return yaml.safe_load((REPO / "params/model/tiny-random.yaml").read_text())
-
-
-def build_tiny(out: Path, seed: int = 0) -> Path:
-    from stages.models import build_random
-
-    p = tiny_model_params()
-    build_random(p["architecture"], p["tokenizer_source"], out, seed=seed)
-    return out
+from tiny_model import build_tiny  # noqa: E402  (tests/tiny_model.py)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ def test_tiny_random_model_loads_and_generates(tiny_model_dir):
 
 
 def test_random_init_is_seeded(tmp_path):
-    from conftest import build_tiny
+    from tiny_model import build_tiny
 
     build_tiny(tmp_path / "a", seed=1)
     build_tiny(tmp_path / "b", seed=1)
