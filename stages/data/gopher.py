@@ -255,11 +255,13 @@ def top_ngram_chars(h, ln, doc, counts, n: int, n_docs: int) -> np.ndarray:
 def repeats_5gram(h, doc, counts, n_docs: int) -> np.ndarray:
     """Which texts may repeat a 5-gram (the only ones whose dup-n-gram fractions can be > 0):
     never misses one; a text flagged by a clash of truncated hashes simply counts 0 later."""
-    g = ngrams.ngrams(h, doc, counts, 5, short=False)
+    full = ngrams.rolling(h, 5)
+    within = doc[4:] == doc[:len(full)]      # windows inside one text
+    gram, gdoc = full[within], doc[:len(full)][within]
     out = np.zeros(n_docs, bool)
-    if len(g.hashes):
-        bits = np.uint64(max(1, int(g.doc.max()).bit_length()))
-        key = np.sort((g.doc.astype(np.uint64) << (np.uint64(64) - bits)) | (g.hashes >> bits))
+    if len(gram):
+        bits = np.uint64(max(1, int(gdoc[-1]).bit_length()))
+        key = np.sort((gdoc.astype(np.uint64) << (np.uint64(64) - bits)) | (gram >> bits))
         same = key[1:] == key[:-1]
         out[(key[1:][same] >> (np.uint64(64) - bits)).astype(np.int64)] = True
     return out
@@ -284,16 +286,35 @@ def _ngram_values(s: pl.Series, top_n_grams, dup_n_grams) -> dict[str, np.ndarra
     out = {}
     if not (top_n_grams or dup_n_grams) or len(s) == 0:
         return out
-    h, ln, doc, counts = _token_table(s)
-    for n, _ in (top_n_grams or ()):
-        out[f"top_{n}"] = top_ngram_chars(h, ln, doc, counts, n, len(s))
-    if dup_n_grams:
+    if top_n_grams:
+        h, ln, doc, counts = _token_table(s)
+        for n, _ in top_n_grams:
+            out[f"top_{n}"] = top_ngram_chars(h, ln, doc, counts, n, len(s))
+        repeats = repeats_5gram(h, doc, counts, len(s)) if dup_n_grams else None
+    elif dup_n_grams:
+        repeats = _repeats(s)
+    for n, _ in (dup_n_grams or ()):
+        out[f"dup_{n}"] = np.zeros(len(s))
+    for i in np.flatnonzero(repeats) if dup_n_grams else ():
+        words = TOKEN_RE.findall(s[int(i)])
         for n, _ in dup_n_grams:
-            out[f"dup_{n}"] = np.zeros(len(s))
-        for i in np.flatnonzero(repeats_5gram(h, doc, counts, len(s))):
-            words = TOKEN_RE.findall(s[int(i)])
-            for n, _ in dup_n_grams:
-                out[f"dup_{n}"][i] = find_all_duplicate(words, n)
+            out[f"dup_{n}"][i] = find_all_duplicate(words, n)
+    return out
+
+
+def _repeats(s: pl.Series) -> np.ndarray:
+    """`repeats_5gram` of texts, hashing token strings only where it may matter: a text that
+    repeats a 5-gram of tokens repeats a 5-gram of cheap token features (length, first and last
+    byte) too, so ASCII texts without the latter are cleared by the byte scan alone."""
+    if not text.ascii_mask(s).all():
+        h, _, doc, counts = _token_table(s)
+        return repeats_5gram(h, doc, counts, len(s))
+    t = scan.tokens(s)
+    out = repeats_5gram(t.features(), t.doc(), t.counts, len(s))
+    maybe = np.flatnonzero(out)
+    if len(maybe):
+        h, _, doc, counts = _token_table(s.gather(maybe))
+        out[maybe] = repeats_5gram(h, doc, counts, len(maybe))
     return out
 
 

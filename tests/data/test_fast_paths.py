@@ -91,3 +91,16 @@ def test_top_ngram_grouping_falls_back_to_exact_sort_on_truncated_key_clashes():
     assert top1.tolist() == [3 * 2, 4]                   # "b" x3 (2 chars each); text 1: its token
     top2 = gopher.top_ngram_chars(h, ln, doc, counts, 2, 2)
     assert top2.tolist() == [2 * (1 + 2 + 1), 0]         # "a b" x2, seen before "b a" x1 and "b b" x1
+
+
+def test_repeat_prefilter_clears_lookalike_tokens_and_keeps_real_loops():
+    """Token features (length, first and last byte) repeat in the look-alike text but the tokens
+    do not: the exact second pass clears it; a real loop stays flagged and is rejected."""
+    lookalike = "cat dog pig hen fox and then cot dig pug hun fix at last"
+    loop = " ".join(["we sell the best shoes"] * 8)
+    s = pl.Series([lookalike, loop, "plain words that never repeat at all here"])
+    t = scan.tokens(s)
+    assert gopher.repeats_5gram(t.features(), t.doc(), t.counts, len(s)).tolist() == [True, True, False]
+    assert gopher._repeats(s).tolist() == [False, True, False]
+    reason, _ = gopher.repetition(s, top_n_grams=(), dup_n_grams=((5, 0.15), (10, 0.1)))
+    assert reason.to_list() == [None, "duplicated_5_n_grams", None]
