@@ -37,7 +37,7 @@ class DedupConfig:
     examples: int = 20                # example pairs in clusters.json
 
     @classmethod
-    def from_params(cls, p: dict) -> "DedupConfig":
+    def from_params(cls, p: dict) -> DedupConfig:
         unknown = set(p) - set(cls.__dataclass_fields__)
         if unknown:
             raise KeyError(f"data.dedup: unknown key(s) {sorted(unknown)}; valid: {sorted(cls.__dataclass_fields__)}")
@@ -151,7 +151,7 @@ def cluster_report(ids: np.ndarray, d: Decision, norm: pl.Series, examples: int)
         pairs.append({"kept": str(ids[r]), "dropped": str(ids[i]), "rule": "exact" if d.why[i] == EXACT else "near",
                       "jaccard_estimate": round(float(d.score[i]), 3),
                       "kept_text": norm[int(r)][:300], "dropped_text": norm[int(i)][:300]})
-    return {"clusters": int(len(reps)), "rows_in_clusters": int(len(dup) + len(reps)),
+    return {"clusters": len(reps), "rows_in_clusters": int(len(dup) + len(reps)),
             "exact_dropped": int((d.why == EXACT).sum()), "near_dropped": int((d.why == NEAR).sum()),
             "size_histogram": {str(int(k)): int(v) for k, v in hist.items()},
             "largest": [{"kept": str(ids[reps[k]]), "size": int(sizes[k])} for k in largest],

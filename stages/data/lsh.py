@@ -13,6 +13,7 @@ with a connected-components pass.
 """
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 from dataclasses import dataclass
 
@@ -134,7 +135,7 @@ def _band_edges(bands: tuple[int, int], rows: int) -> np.ndarray:
 
 def band_ranges(bands: int, groups: int) -> list[tuple[int, int]]:
     cuts = np.linspace(0, bands, max(1, min(groups, bands)) + 1).round().astype(int)
-    return [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+    return [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a]
 
 
 def unique_pairs(edges: np.ndarray, n: int) -> np.ndarray:

@@ -8,8 +8,8 @@ the thresholds come from params (`data.clean.profiles.<data.kind>`), never from 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import polars as pl

@@ -8,10 +8,10 @@ import numpy as np
 import polars as pl
 import pytest
 from datasketch import MinHash
+from rowframes import frame
 
 from stages.data import decontam, dedup, lsh, text
 from stages.data.minhash import Signer
-from rowframes import frame
 
 
 def test_signatures_equal_datasketch_minhash_bit_for_bit(gsm8k_train):

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from rowframes import frame
 
 from stages import clean as clean_stage
 from stages import dedup as dedup_stage
 from stages import format as format_stage
 from stages import quality as quality_stage
 from stages.common import io
-from stages.data import clean, format as fmt
-from rowframes import frame
+from stages.data import clean
+from stages.data import format as fmt
 
 Q = "Janet has 16 ducks. She sells 9 eggs for $2 each at the market. How much does she make?"
 A = "She makes 9 * 2 = $<<9*2=18>>18 every day.\n#### 18"
