@@ -60,6 +60,8 @@ def subset(rows: list[Any], limit: int | None, seed: int) -> list[tuple[int, Any
     The draw depends only on (number of rows, limit, seed), so the base and policy cells of
     one experiment score the same items.
     """
+    if limit is not None and int(limit) < 1:
+        raise ValueError(f"limit={limit}: must be >= 1, or null for every row")
     idx = list(range(len(rows)))
     if limit is not None and limit < len(rows):
         idx = sorted(random.Random(seed).sample(idx, int(limit)))

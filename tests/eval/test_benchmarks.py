@@ -157,3 +157,8 @@ def test_bad_source_rows_name_the_file_and_line(tmp_path):
 def test_unknown_benchmark_lists_the_valid_ones():
     with pytest.raises(KeyError, match="valid: gsm8k, humaneval, math500"):
         get("mmlu")
+
+
+def test_limit_must_be_positive_or_null():
+    with pytest.raises(ValueError, match="limit=0: must be >= 1, or null"):
+        get("gsm8k").load(bench_cfg("gsm8k", limit=0))
