@@ -8,9 +8,9 @@ on planted duplicates. Ends with one JSON line.
 from __future__ import annotations
 
 import argparse
-import resource
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile

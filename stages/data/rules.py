@@ -80,15 +80,22 @@ HTML_ATTRS = r"""(?:\s+[\w:.\-]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))*"""   #
 @rule("strip_html", transform=True)
 def strip_html(s: pl.Series) -> Result:
     """Remove script/style blocks, comments and known HTML tags (a named allowlist, so `a<b` in
-    maths or code survives; attributes must have values, so `a<b and c>d` is not a tag), then unescape entities (`&amp;` -> `&`)."""
-    new = (s.str.replace_all(r"(?is)<(script|style)\b.*?</(script|style)>", "")
+    maths or code survives; attributes must have values, so `a<b and c>d` is not a tag), then
+    unescape entities (`&amp;` -> `&`). Only texts with a `<` or `&` can change: the patterns
+    run on those alone."""
+    some = np.flatnonzero((s.str.contains("<", literal=True) | s.str.contains("&", literal=True))
+                          .fill_null(False).to_numpy())
+    if len(some) == 0:
+        return Result(text=s, counts={"rows_changed": 0})
+    sub = s.gather(some)
+    new = (sub.str.replace_all(r"(?is)<(script|style)\b.*?</(script|style)>", "")
            .str.replace_all(r"(?s)<!--.*?-->", "")
            .str.replace_all(rf"(?i)</?(?:{HTML_TAGS}){HTML_ATTRS}\s*/?>", " "))
     has_entity = new.str.contains(r"&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);").fill_null(False)
     if has_entity.any():
         idx = has_entity.arg_true().to_list()
         new = new.clone().scatter(idx, [html.unescape(new[i]) for i in idx])
-    return Result(text=new, counts={"rows_changed": _changed(s, new)})
+    return Result(text=s.clone().scatter(some, new), counts={"rows_changed": _changed(sub, new)})
 
 
 @rule("collapse_whitespace", transform=True)
