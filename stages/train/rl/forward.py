@@ -8,8 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 
-def policy_outputs(model, batch: dict, temperature: float, with_entropy: bool):
-    """(log_probs (N, R), entropy (N, R) or None) for batch['responses'] given the prompt."""
+def policy_outputs(model, batch: dict, temperature: float, with_entropy: bool, entropy_grad: bool = False):
+    """(log_probs (N, R), entropy (N, R) or None) for batch['responses'] given the prompt.
+    Entropy is a metric unless `entropy_grad` (entropy_coeff != 0): then no graph is kept
+    through the (N, R, V) entropy computation."""
+    import torch
     from verl.utils import torch_functional as verl_F
 
     resp = batch["responses"]
@@ -19,7 +22,10 @@ def policy_outputs(model, batch: dict, temperature: float, with_entropy: bool):
                    logits_to_keep=R + 1).logits                              # (N, R + 1, V): no prompt logits
     logits = logits[:, :-1].float() / temperature                            # (N, R, V)
     logp = verl_F.logprobs_from_logits(logits, resp)                         # (N, R)
-    entropy = verl_F.entropy_from_logits(logits) if with_entropy else None
+    entropy = None
+    if with_entropy:
+        with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
+            entropy = verl_F.entropy_from_logits(logits)
     return logp, entropy
 
 

@@ -166,7 +166,7 @@ class RLLoop:
                         "response_length": lengths.mean().item(), "kl_coef": self.kl_ctrl.value})
         return batch, ro, metrics
 
-    def update(self, batch: dict) -> dict:
+    def update(self, batch: dict, step: int) -> dict:
         """ppo_epochs passes over mini-batches of `ppo_mini_batch_size` prompts (x n responses)."""
         import torch
 
@@ -174,7 +174,7 @@ class RLLoop:
         mini = int(cfg.actor.ppo_mini_batch_size) * int(cfg.rollout.n)
         sums, count = defaultdict(float), 0
         self.policy.train()
-        gen = torch.Generator().manual_seed(self.ctx.seed)
+        gen = torch.Generator().manual_seed(self.ctx.seed * 100003 + step)   # mini-batch order per step
         for _ in range(int(cfg.actor.ppo_epochs)):
             order = torch.randperm(n, generator=gen) if cfg.actor.shuffle else torch.arange(n)
             for i in range(0, n, mini):
@@ -198,7 +198,7 @@ class RLLoop:
         t0 = time.perf_counter()
         batch, ro, metrics = self.experience(step, timing)
         t = time.perf_counter()
-        metrics.update(self.update(batch))
+        metrics.update(self.update(batch, step))
         timing["timing/update_s"] = time.perf_counter() - t
         timing["timing/step_s"] = time.perf_counter() - t0
         tokens = int(batch["attention_mask"].sum())

@@ -39,7 +39,8 @@ def actor_step(model, optimizer, batch: dict, actor_cfg: Any, temperature: float
     optimizer.zero_grad(set_to_none=True)
     for sub in _micro_batches(batch, int(actor_cfg.ppo_micro_batch_size_per_gpu)):
         mask = sub["response_mask"].bool()
-        logp, entropy = policy_outputs(model, sub, temperature, with_entropy=True)
+        logp, entropy = policy_outputs(model, sub, temperature, with_entropy=True,
+                                       entropy_grad=actor_cfg.entropy_coeff != 0)
         pg_loss, pg_metrics = loss_fn(old_log_prob=sub["old_log_probs"], log_prob=logp,
                                       advantages=sub["advantages"], response_mask=mask,
                                       loss_agg_mode=mode, config=actor_cfg)
