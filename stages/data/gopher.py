@@ -261,7 +261,7 @@ def repeats_5gram(h, doc, counts, n_docs: int) -> np.ndarray:
     out = np.zeros(n_docs, bool)
     if len(gram):
         bits = np.uint64(max(1, int(gdoc[-1]).bit_length()))
-        key = np.sort((gdoc.astype(np.uint64) << (np.uint64(64) - bits)) | (gram >> bits))
+        key = np.sort((gdoc.view(np.uint64) << (np.uint64(64) - bits)) | (gram >> bits))
         same = key[1:] == key[:-1]
         out[(key[1:][same] >> (np.uint64(64) - bits)).astype(np.int64)] = True
     return out
@@ -313,8 +313,9 @@ def _repeats(s: pl.Series) -> np.ndarray:
     out = repeats_5gram(t.features(), t.doc(), t.counts, len(s))
     maybe = np.flatnonzero(out)
     if len(maybe):
-        h, _, doc, counts = _token_table(s.gather(maybe))
-        out[maybe] = repeats_5gram(h, doc, counts, len(maybe))
+        counts = t.counts[maybe]
+        doc = np.repeat(np.arange(len(maybe), dtype=np.int64), counts)
+        out[maybe] = repeats_5gram(t.hashes(t.of_texts(maybe)), doc, counts, len(maybe))
     return out
 
 

@@ -55,15 +55,24 @@ class Tokens:
         f |= self.data[self.end - 1].astype(np.uint64)
         return f * np.uint64(0x9E3779B97F4A7C15)   # spread over the high bits the sort key keeps
 
-    def hashes(self) -> np.ndarray:
-        """polars' 64-bit hash (seed 0) of each token's text: the value `Series.hash` gives the
-        same strings, so tables built here and from `str.extract_all` are interchangeable."""
+    def of_texts(self, texts: np.ndarray) -> np.ndarray:
+        """Indices of the tokens of some texts (ascending text indices), in order."""
+        n = self.counts[texts]
+        first = np.zeros(len(n), np.int64)
+        np.cumsum(n[:-1], out=first[1:])
+        return np.arange(int(n.sum()), dtype=np.int64) + np.repeat(self.bounds[texts] - first, n)
+
+    def hashes(self, which: np.ndarray | None = None) -> np.ndarray:
+        """polars' 64-bit hash (seed 0) of each token's text (or of tokens `which`, ascending):
+        the value `Series.hash` gives the same strings, so tables built here and from
+        `str.extract_all` are interchangeable."""
         import pyarrow as pa
 
-        if len(self.start) == 0:
+        start, end = (self.start, self.end) if which is None else (self.start[which], self.end[which])
+        if len(start) == 0:
             return np.zeros(0, np.uint64)
-        cuts = np.empty(2 * len(self.start), np.int64)   # token, gap, token, gap, ...
-        cuts[0::2], cuts[1::2] = self.start, self.end
+        cuts = np.empty(2 * len(start), np.int64)   # token, gap, token, gap, ...
+        cuts[0::2], cuts[1::2] = start, end
         arr = pa.LargeStringArray.from_buffers(len(cuts) - 1, pa.py_buffer(cuts), pa.py_buffer(self.data))
         return pl.Series(arr).hash(seed=0).to_numpy()[0::2].astype(np.uint64)
 

@@ -104,3 +104,10 @@ def test_repeat_prefilter_clears_lookalike_tokens_and_keeps_real_loops():
     assert gopher._repeats(s).tolist() == [False, True, False]
     reason, _ = gopher.repetition(s, top_n_grams=(), dup_n_grams=((5, 0.15), (10, 0.1)))
     assert reason.to_list() == [None, "duplicated_5_n_grams", None]
+
+
+def test_token_hashes_of_some_texts_equal_a_scan_of_those_texts():
+    s = pl.Series(_ascii_texts(200, seed=2))
+    t = scan.tokens(s)
+    some = np.array([0, 3, 4, 150, 399, len(s) - 1])
+    assert t.hashes(t.of_texts(some)).tolist() == scan._tokens(s.gather(some)).hashes().tolist()
