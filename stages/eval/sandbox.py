@@ -199,16 +199,16 @@ def _run_on(z: Zygote, iso: Isolation, code: str, limits: Limits) -> SandboxResu
     start = time.monotonic()
     try:
         try:
-            pid = z.start(cfg, [w for _, w in pipes])
+            z.start(cfg, [w for _, w in pipes])
         finally:
             for _, w in pipes:
                 os.close(w)
         bufs = {r: bytearray() for r, _ in pipes}
         status, code = pump(z, bufs, pipes[2][0], limits)
         if code is None:
-            with _suppress():
-                os.killpg(pid, signal.SIGKILL)  # not reaped yet: the group id is still ours
-            code = z.message(timeout_s=30)["status"]
+            with _suppress():  # no status yet, so not reaped: the group id is still ours
+                os.killpg(z.wait_for("pid", 30), signal.SIGKILL)
+            code = z.wait_for("status", 30)
         if uid is not None and not iso.pid_namespace:
             _sweep(uid)
     finally:

@@ -10,9 +10,10 @@ a Unix socket) it forks, and the child:
    (The zygote itself entered, once, a network namespace with no interface up and a private
    mount tree, plus a user namespace mapping it to root when the host user is not root.)
 3. forks pid 1 of the new pid namespace, which sets the rlimits (soft = hard), drops to the
-   request's unprivileged uid (when root), re-arms the parent-death signal, and forks the
-   program: `exec` of the code; only if it returns normally is the nonce written to the
-   result pipe, so `sys.exit(0)` / `os._exit(0)` before the tests end never read as success.
+   request's unprivileged uid (when root) or every capability (user namespace), re-arms
+   the parent-death signal, and runs the program: `exec` of the code; only if it returns
+   normally is the nonce written to the result pipe, so `sys.exit(0)` / `os._exit(0)` before
+   the tests end never read as success.
 When pid 1 exits the kernel kills everything left in its namespace.
 The zygote reports `{"pid": <host pid>}` at the fork, `{"status": <exit code>}` at the end.
 Forking a warm interpreter instead of starting one per program is what makes it fast.
@@ -131,7 +132,8 @@ def _program(cfg, result_fd):
 
 
 def _init(cfg, result_fd):
-    """pid 1 of the sandbox: limits, uid, work dir; then fork the program and wait for it."""
+    """pid 1 of the sandbox: limits, uid, work dir, then the program itself (one process
+    fewer per run; as pid 1 it also reaps any orphans, and its exit ends the namespace)."""
     if cfg["namespaces"]:
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     workdir = cfg["workdir"]
@@ -150,13 +152,7 @@ def _init(cfg, result_fd):
     os.chdir(workdir)
     os.environ.clear()
     os.environ.update(cfg["env"])
-    pid = os.fork()
-    if pid == 0:
-        _program(cfg, result_fd)
-    os.close(result_fd)
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    os._exit(code if code >= 0 else 128 - code)
+    _program(cfg, result_fd)  # never returns
 
 
 def _child(cfg, fds, sock):

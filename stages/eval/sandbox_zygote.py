@@ -24,6 +24,8 @@ class Zygote:
 
     def __init__(self, index: int, interpreter: str, mode: str) -> None:
         self.index, self.interpreter, self.mode, self.buf = index, interpreter, mode, b""
+        self.pid: int | None = None
+        self.status: int | None = None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.proc = subprocess.Popen(
             [interpreter, "-I", "-S", "-c", RUNNER_SRC, str(theirs.fileno()), mode],
@@ -37,11 +39,30 @@ class Zygote:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def start(self, cfg: dict, fds: list[int]) -> int:
+    def start(self, cfg: dict, fds: list[int]) -> None:
+        """Send one program; `pid` and `status` fill in as the zygote reports them."""
+        self.pid = self.status = None
         body = json.dumps(cfg).encode()
         socket.send_fds(self.sock, [len(body).to_bytes(8, "big")], fds)
         self.sock.sendall(body)
-        return self.message(timeout_s=30)["pid"]
+
+    def absorb(self) -> None:
+        """Take every complete report in the buffer: `{"pid": ...}`, then `{"status": ...}`."""
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            msg = json.loads(line)
+            self.pid = msg.get("pid", self.pid)
+            self.status = msg.get("status", self.status)
+
+    def wait_for(self, key: str, timeout_s: float) -> Any:
+        """Block until the report `key` ("pid" or "status") has arrived."""
+        deadline = time.monotonic() + timeout_s
+        self.absorb()
+        while getattr(self, key) is None:
+            self.sock.settimeout(max(0.0, deadline - time.monotonic()))
+            self.receive()
+            self.absorb()
+        return getattr(self, key)
 
     def message(self, timeout_s: float | None = None) -> dict:
         """The next reply line; blocks up to `timeout_s`."""
@@ -58,9 +79,6 @@ class Zygote:
         if not data:
             raise RuntimeError(f"sandbox zygote {self.index} died (exit code {self.proc.poll()})")
         self.buf += data
-
-    def has_message(self) -> bool:
-        return b"\n" in self.buf
 
     def close(self) -> None:
         self.sock.close()
@@ -113,28 +131,28 @@ class Pool:
 
 
 def pump(z: Zygote, fds: dict[int, bytearray], result_fd: int,
-          limits: Any) -> tuple[str | None, int | None]:
+         limits: Any) -> tuple[str | None, int | None]:
     """Read the pipes until the program's status arrives and its pipes close, or a limit hits.
 
     Returns (status if a limit hit else None, exit code if it arrived).
     """
     deadline = time.monotonic() + limits.timeout_s
-    code = z.message()["status"] if z.has_message() else None
+    z.absorb()
     sel = selectors.DefaultSelector()
     for fd in fds:
         sel.register(fd, selectors.EVENT_READ)
-    if code is None:
+    if z.status is None:
         sel.register(z.sock, selectors.EVENT_READ)
     try:
         while len(sel.get_map()) > 0:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return ("timeout" if code is None else None), code
+                return ("timeout" if z.status is None else None), z.status
             for key, _ in sel.select(remaining):
                 if key.fileobj is z.sock:
                     z.receive()
-                    if z.has_message():
-                        code = z.message()["status"]
+                    z.absorb()
+                    if z.status is not None:
                         sel.unregister(z.sock)
                         deadline = min(deadline, time.monotonic() + 0.5)  # pipes: a short grace
                     continue
@@ -144,7 +162,7 @@ def pump(z: Zygote, fds: dict[int, bytearray], result_fd: int,
                     continue
                 fds[key.fd] += chunk
                 if key.fd != result_fd and len(fds[key.fd]) > limits.output_bytes:
-                    return "output_limit", code
-        return None, code
+                    return "output_limit", z.status
+        return None, z.status
     finally:
         sel.close()
