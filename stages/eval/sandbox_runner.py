@@ -4,11 +4,11 @@ A long-lived "zygote" (one per pool worker) that never runs untrusted code itsel
 request (a JSON config plus the write ends of stdout, stderr and a result pipe, passed over
 a Unix socket) it forks, and the child:
 1. starts a new session (the caller kills the tree with one `killpg`), wires the pipes;
-2. enters its own mount and pid namespaces (`unshare(2)`) and mounts tmpfs over the
-   world-writable dirs (/tmp, /var/tmp, /dev/shm, /run/lock), so "outside the work dir" has
-   nowhere writable left, and a fresh /proc that shows only the sandbox's own processes.
-   (The zygote itself entered, once, a network namespace with no interface up and a private
-   mount tree, plus a user namespace mapping it to root when the host user is not root.)
+2. enters its own mount and pid namespaces (`unshare(2)`), mounts fresh tmpfs on /tmp and
+   /dev/shm (the only writable places: the zygote made every other mount read-only) and a
+   fresh /proc that shows only the sandbox's own processes. (The zygote itself entered,
+   once, a network namespace with no interface up and a private, read-only mount tree, plus
+   a user namespace mapping it to root when the host user is not root.)
 3. forks pid 1 of the new pid namespace, which sets the rlimits (soft = hard), drops to the
    request's unprivileged uid (when root) or every capability (user namespace), re-arms
    the parent-death signal, and runs the program: `exec` of the code; only if it returns
