@@ -4,7 +4,7 @@ On ASCII text the regex classes the clean rules count with are byte classes (`\\
 [A-Za-z0-9_], `\\s` is [\\t\\n\\v\\f\\r ]), so datatrove-style tokens (`\\w+|[^\\w\\s]+`), `\\w+`
 words and `\\S+` runs are boundaries in one class array of the batch's concatenated bytes: no
 per-text Python and no per-match regex work. Rules use this for the ASCII rows of a batch (the
-bulk of English data) and polars regexes for the rest; tests/data/test_rules.py checks both
+bulk of English data) and polars regexes for the rest; tests/data/test_fast_paths.py checks both
 give the same numbers.
 """
 from __future__ import annotations
