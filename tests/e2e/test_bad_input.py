@@ -7,7 +7,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import make_workspace, sh
+from e2e_workspace import make_workspace, sh
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import yaml
 
-from conftest import REPO, make_workspace, sh
+from e2e_workspace import REPO, make_workspace, sh
 
 
 def _get(cfg: dict, dotted: str):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import CANARIES, sh  # tests/e2e/conftest.py
+from e2e_workspace import CANARIES, sh
 
 pytestmark = pytest.mark.slow
 

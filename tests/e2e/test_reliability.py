@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import env_for, make_workspace, sh
+from e2e_workspace import env_for, make_workspace, sh
 
 pytestmark = pytest.mark.slow
 

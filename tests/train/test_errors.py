@@ -6,7 +6,7 @@ import pytest
 from omegaconf import OmegaConf
 
 import train_toy
-from conftest import compose_params
+from train_workspace import REPO, compose_params
 from stages.common import io
 from stages.train import data, modeling
 from stages.train.rl import config
@@ -66,7 +66,6 @@ def test_every_params_file_composes_and_checks():
     """Each params/train/<algo>.yaml composes with the smoke profile and passes the checks."""
     from pathlib import Path
 
-    from conftest import REPO
     from stages.train import trainers
 
     trainers.load_all()

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import make_workspace, run_stage, stage_env
+from train_workspace import make_workspace, run_stage, stage_env
 from stages.train import checkpoints
 
 CASES = {

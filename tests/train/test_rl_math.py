@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import compose_params
+from train_workspace import compose_params
 
 
 def rl_cfg(algo: str, *overrides: str):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_stage
+from train_workspace import make_workspace, run_stage
 
 OFFLINE_STEPS = ["train.max_steps=16", "train.save_steps=8", "train.eval_steps=0", "train.logging_steps=1"]
 PREF = {"dpo": ["train.lr=3e-3", "train.beta=0.1"], "kto": ["train.lr=3e-3", "train.beta=0.1"],
@@ -79,7 +79,6 @@ def test_reward_model_separates_held_out_pairs(workspace):
 @pytest.mark.parametrize("algo", ["grpo", "ppo", "rloo", "reinforce_pp", "remax"])
 def test_rl_mean_reward_rises(tmp_path, digit_base_dir, algo):
     import train_toy
-    from conftest import make_workspace
 
     ws = make_workspace(tmp_path / "ws", digit_base_dir, [f"train={algo}", *RL],
                         train_toy.write_digit_format_dir)

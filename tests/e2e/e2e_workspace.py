@@ -1,0 +1,60 @@
+"""End-to-end: a temp copy of the repo, the smoke profile, the real `dvc repro`."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TOP_LEVEL_SKIP = {".venv", ".git", "data", "models", "checkpoints", "wandb_runs", ".pytest_cache",
+                  ".hypothesis", "dvc.lock", "bench", "tests", ".gl", ".whl", "reports"}
+
+
+def COPY_IGNORE(src: str, names: list[str]) -> set[str]:
+    """Skip the workspace's own outputs at the top level, caches everywhere."""
+    skip = {n for n in names if n == "__pycache__" or n.endswith(".egg-info")}
+    if Path(src) == REPO / ".dvc":
+        skip |= {"cache", "tmp"} & set(names)
+    return skip | (TOP_LEVEL_SKIP & set(names) if Path(src) == REPO else set())
+CANARIES = {"WANDB_API_KEY": "wandbcanary0123456789abcdef0123456789abcd", "HF_TOKEN": "hf_canaryTOKENvalue42"}
+
+
+def env_for(workdir: Path, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "PYTEST_"))}
+    env.update(PATH=f"{Path(sys.executable).parent}:{env['PATH']}", WANDB_MODE="offline",
+               HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+               LMFORGE_SHARED_DATASETS=str(REPO.parent / "shared" / "datasets"), **CANARIES)
+    env.update(extra)
+    return env
+
+
+def sh(cmd: list[str] | str, cwd: Path, check: bool = True, **extra: str) -> subprocess.CompletedProcess:
+    res = subprocess.run(cmd, cwd=cwd, env=env_for(cwd, **extra), capture_output=True, text=True,
+                         shell=isinstance(cmd, str))
+    if check and res.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({res.returncode}):\n{res.stdout[-4000:]}\n{res.stderr[-6000:]}")
+    return res
+
+
+def make_workspace(dest: Path, overrides: list[str]) -> Path:
+    """A git+dvc repo with the project's files and params.yaml composed from `overrides`."""
+    shutil.copytree(REPO, dest, ignore=COPY_IGNORE)
+    sh(["git", "init", "-q", "-b", "main"], dest)
+    sh(["git", "config", "user.email", "t@t"], dest)
+    sh(["git", "config", "user.name", "t"], dest)
+    sh([sys.executable, "-m", "stages.common.compose", *overrides], dest)
+    sh("git add -A && git commit -qm init", dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def smoke_repo(tmp_path_factory) -> Path:
+    """The smoke profile reproduced once; tests read its outputs and probe its staleness."""
+    ws = make_workspace(tmp_path_factory.mktemp("e2e") / "repo", ["profile=smoke"])
+    res = sh(["dvc", "repro"], ws)
+    (ws / "repro.log").write_text(res.stdout + res.stderr)
+    return ws
