@@ -80,18 +80,27 @@ class Index:
         self.lengths = sorted({o[4] for o in owners})  # n, plus whole short items' lengths
         self.items = {b.name: len(b.items) for b in benchmarks}
 
-    def hits(self, norm: pl.Series) -> dict[int, dict]:
-        """Row index -> first hit {benchmark, item, ngram} for rows sharing any indexed gram."""
-        h, doc, counts = ngrams.words(norm)
+    def hits(self, norm: pl.Series, chunk: int = 20_000) -> dict[int, dict]:
+        """Row index -> first hit {benchmark, item, ngram} for rows sharing any indexed gram.
+        Rows go in chunks, so memory stays bounded by the chunk's grams whatever the row count."""
+        from tqdm import tqdm
+
         found: dict[int, dict] = {}
-        for k in self.lengths:
-            g = ngrams.ngrams(h, doc, counts, k, short=False)
-            m = np.isin(g.hashes, self.hashes)
-            for hv, d in zip(g.hashes[m], g.doc[m]):
-                if int(d) not in found:
-                    bench, item, item_text, p, n = self.owner[int(hv)]
-                    found[int(d)] = {"benchmark": bench, "item": item,
-                                     "ngram": ngrams.gram_text(item_text, p, n)}
+        if not len(self.hashes):
+            return found
+        for lo in tqdm(range(0, len(norm), chunk), desc="decontam", unit="chunk",
+                       disable=len(norm) <= chunk):
+            h, doc, counts = ngrams.words(norm.slice(lo, chunk))
+            for k in self.lengths:
+                g = ngrams.ngrams(h, doc, counts, k, short=False)
+                at = np.searchsorted(self.hashes, g.hashes).clip(max=len(self.hashes) - 1)
+                m = self.hashes[at] == g.hashes
+                for hv, d in zip(g.hashes[m], g.doc[m]):
+                    row = lo + int(d)
+                    if row not in found:
+                        bench, item, item_text, p, n = self.owner[int(hv)]
+                        found[row] = {"benchmark": bench, "item": item,
+                                      "ngram": ngrams.gram_text(item_text, p, n)}
         return found
 
 

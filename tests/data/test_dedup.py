@@ -199,6 +199,8 @@ def test_decontamination_recall_and_precision(planted, deduped):
     assert ok / len(report["hits"]) >= 0.99
     assert clean.height + rejected.height == kept.height
     assert report["by_benchmark"]["gsm8k"] >= len(cont)
+    norm = text.normalise(text.sort_rows(kept).select(text.joined(["prompt", "response"])).to_series())
+    assert index.hits(norm, chunk=7) == index.hits(norm)          # chunked rows: the same first hits
 
 
 def index_items(rel: str, field: str) -> list[str]:
