@@ -77,6 +77,7 @@ class Index:
         for h, o in zip(hashes, owners):
             self.owner.setdefault(int(h), o)          # first item owning a gram names the hit
         self.hashes = np.array(sorted(self.owner), dtype=np.uint64)
+        self.hash_set = pl.Series(self.hashes).implode()   # for polars' hash-set membership test
         self.lengths = sorted({o[4] for o in owners})  # n, plus whole short items' lengths
         self.items = {b.name: len(b.items) for b in benchmarks}
 
@@ -93,8 +94,7 @@ class Index:
             h, doc, counts = ngrams.words(norm.slice(lo, chunk))
             for k in self.lengths:
                 g = ngrams.ngrams(h, doc, counts, k, short=False)
-                at = np.searchsorted(self.hashes, g.hashes).clip(max=len(self.hashes) - 1)
-                m = self.hashes[at] == g.hashes
+                m = pl.Series(g.hashes).is_in(self.hash_set).to_numpy()     # a hash-set probe
                 for hv, d in zip(g.hashes[m], g.doc[m]):
                     row = lo + int(d)
                     if row not in found:
