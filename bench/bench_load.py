@@ -83,7 +83,7 @@ def main() -> None:
     ap.add_argument("--eval-limit", type=int, default=None, help="GSM8K items (default: all 1,319)")
     ap.add_argument("--skip-eval", action="store_true")
     args = ap.parse_args()
-    result: dict = {"bench": "load", "rows": args.rows, "model": args.model,
+    result: dict = {"bench": "load", "unit": None, "value": None, "rows": args.rows, "model": args.model,
                     "memory_total_gb": round(psutil.virtual_memory().total / 2**30, 1),
                     "swap_total_gb": round(psutil.swap_memory().total / 2**30, 1), "stages": {}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,7 +102,8 @@ def main() -> None:
             result["stages"]["eval@base-gsm8k"] = {**cell, "items": scores.get("n"),
                                                    "accuracy": scores.get("accuracy")}
             print("eval", result["stages"]["eval@base-gsm8k"], file=sys.stderr)
-    result["peak_rss_gb"] = max(s["peak_rss_gb"] for s in result["stages"].values())
+    result["unit"], result["value"] = "GB (peak RSS of the heaviest stage)", max(
+        s["peak_rss_gb"] for s in result["stages"].values())
     result["swapped_pages"] = sum(s["swapped_pages"] for s in result["stages"].values())
     print(json.dumps(result))
 
