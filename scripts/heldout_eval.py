@@ -1,0 +1,51 @@
+"""Answer rate and accuracy of models on the held-out RL prompts (`data/format/rl/val`):
+the generated problems no training step saw, scored as the RL reward and GSM8K strict do.
+
+    python scripts/heldout_eval.py models/base models/policy [--rows 64] [--max-new-tokens 192]
+
+Greedy decoding with the eval stage's HF engine. Answer rate: the share of answers with a
+`#### N` line; accuracy: the share whose `#### N` equals the ground truth. Prints one JSON line
+per model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def score(model_dir: str, rows: list[dict], max_new_tokens: int, batch_size: int) -> dict:
+    from stages.eval import extract
+    from stages.eval.engines import SamplingParams, make_engine
+
+    engine = make_engine("hf", model_dir, batch_size=batch_size)
+    outs = engine.generate([list(r["prompt"]) for r in rows], SamplingParams(max_new_tokens=max_new_tokens))
+    answered = correct = 0
+    for row, out in zip(rows, outs):
+        got, ok = extract.gsm8k_match(out.texts[0], extract.normalize_number(row["ground_truth"]))
+        answered += got is not None
+        correct += ok
+    return {"model": model_dir, "rows": len(rows), "answer_rate": answered / len(rows),
+            "accuracy": correct / len(rows), "max_new_tokens": max_new_tokens}
+
+
+def main() -> None:
+    import polars as pl
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("models", nargs="+", help="model dirs (models/base, models/policy, ...)")
+    ap.add_argument("--format-dir", default="data/format")
+    ap.add_argument("--rows", type=int, default=64, help="the first N val rows (as train.val_rows)")
+    ap.add_argument("--max-new-tokens", type=int, default=192)
+    ap.add_argument("--batch-size", type=int, default=32)
+    args = ap.parse_args()
+    rows = pl.read_parquet(Path(args.format_dir) / "rl" / "val.parquet").head(args.rows).to_dicts()
+    for model_dir in args.models:
+        print(json.dumps(score(model_dir, rows, args.max_new_tokens, args.batch_size)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
