@@ -112,12 +112,13 @@ def first_of_equal(h: np.ndarray) -> np.ndarray:
     return rep
 
 
-def run(df: pl.DataFrame, cfg: DedupConfig) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+def run(df: pl.DataFrame, cfg: DedupConfig, batch: int = 50_000) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     """Rows -> (kept, rejected, cluster report). Pure: no file I/O."""
     df = text.sort_rows(df)
     norm = text.normalise(df.select(text.joined(cfg.fields)).to_series())
     dd = Deduper(cfg)
-    dd.add(norm)
+    for lo in range(0, len(norm), batch):        # shingles per batch: memory bounded by `batch`
+        dd.add(norm.slice(lo, batch))
     d = dd.finish()
     return split(df, d, cfg, norm)
 

@@ -154,9 +154,11 @@ def deduped(planted, factory):
     return kept, rejected, report
 
 
-def test_dedup_recall_and_precision_on_planted_copies(planted, deduped):
+def test_dedup_recall_and_precision_on_planted_copies(planted, deduped, factory):
     df, originals, exact, _ = planted
     kept, rejected, report = deduped
+    small = dedup.run(df, dedup.DedupConfig.from_params(factory["dedup"]), batch=333)
+    assert small[0].equals(kept) and small[1].equals(rejected)     # batched signing: same decisions
     by_id = {r["id"]: r for r in df.iter_rows(named=True)}
     joined = {k: f"{v['prompt']}\n{v['response']}" for k, v in by_id.items()}
     dropped = set(rejected["id"].to_list())
