@@ -69,6 +69,8 @@ def main() -> None:
     ap.add_argument("--model-dir")
     ap.add_argument("--prompts", type=int, default=32)
     ap.add_argument("--new-tokens", type=int, default=128)
+    ap.add_argument("--dtype", default="auto", help="auto (the model dir's, float32 for SmolLM2 on "
+                    "CPU) | bfloat16 | float32; both sides use the same")
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice); 1 is "
                     "steadier on a machine others are using")
     args = ap.parse_args()
@@ -76,7 +78,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         path, origin = model_dir(args.model_dir, tmp)
-        engine = make_engine("hf", str(path), batch_size=args.prompts, progress=False)
+        engine = make_engine("hf", str(path), batch_size=args.prompts, dtype=args.dtype,
+                             progress=False)
         ps = prompts(args.prompts)
         params = SamplingParams(max_new_tokens=args.new_tokens)
         engine.generate(ps[:2], SamplingParams(max_new_tokens=4))           # warm-up
@@ -99,7 +102,8 @@ def main() -> None:
                       "cpu_ratio": round((b_tok / b_cpu) / (s_tok / s_cpu), 2),
                       "decode_ratio": round(decode_ratio, 2),
                       "prefill_seconds": round(b_pre, 1), "baseline_prefill_seconds": round(s_pre, 1),
-                      "model": origin, "device": engine.device, "threads": torch.get_num_threads(),
+                      "model": origin, "dtype": str(engine.model.dtype).removeprefix("torch."),
+                      "device": engine.device, "threads": torch.get_num_threads(),
                       "load_avg_1m": round(os.getloadavg()[0], 2)}))
 
 

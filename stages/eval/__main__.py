@@ -33,10 +33,11 @@ def main(argv: list[str] | None = None) -> None:
     cell = f"{args.model}-{args.bench}"
     config = {"model": args.model, "bench": args.bench, "seed": cfg.seed,
               "eval": {"engine": cfg.eval.engine, "batch_size": cfg.eval.batch_size,
+                       "dtype": cfg.eval.dtype,
                        "benchmarks": {args.bench: params.to_dict(bench_cfg)}}}
     with tracking.stage_run("eval", config=config, track=cfg.track) as run:
         engine = make_engine(cfg.eval.engine, str(Path(cfg.paths.models) / args.model),
-                             batch_size=int(cfg.eval.batch_size))
+                             batch_size=int(cfg.eval.batch_size), dtype=str(cfg.eval.dtype))
         rows, metrics = evaluate(args.bench, bench_cfg, engine, seed=int(cfg.seed))
         metrics = {"model": args.model, "bench": args.bench, "engine": cfg.eval.engine, **metrics}
         with io.atomic_path(Path(cfg.paths.eval) / cell, is_dir=True) as out:

@@ -29,6 +29,15 @@ def test_batched_greedy_equals_one_at_a_time(engine, varied_model_dir):
     assert [c.new_tokens for c in batched] == [c.new_tokens for c in alone]
 
 
+def test_bfloat16_engine_loads_bf16_weights_and_generates(varied_model_dir):
+    import torch
+
+    bf16 = make_engine("hf", str(varied_model_dir), batch_size=8, dtype="bfloat16", progress=False)
+    assert bf16.model.dtype == torch.bfloat16
+    outs = bf16.generate(PROMPTS, SamplingParams(max_new_tokens=6))
+    assert [len(c.texts) for c in outs] == [1] * len(PROMPTS) and all(c.new_tokens[0] > 0 for c in outs)
+
+
 def test_results_come_back_in_prompt_order_with_the_chat_template(engine):
     outs = engine.generate(PROMPTS, SamplingParams(max_new_tokens=2))
     assert outs[1].prompt_text == "def add(a, b):\n"                 # raw text: untouched

@@ -83,3 +83,10 @@ def test_unknown_bench_and_missing_vllm_fail_with_the_fix(workspace):
 def test_missing_model_dir_names_the_stage_to_run(workspace):
     res = run_stage(workspace, "--model", "policy", "--bench", "gsm8k")
     assert res.returncode != 0 and "models/policy" in res.stderr and "dvc repro" in res.stderr
+
+
+def test_eval_dtype_param_reaches_the_engine_and_the_cell_config(workspace):
+    res = run_stage(workspace, "--model", "base", "--bench", "gsm8k", params={"dtype": "bfloat16"})
+    assert res.returncode == 0, res.stderr[-3000:]
+    saved = json.loads((workspace / "data/eval/base-gsm8k/config.json").read_text())
+    assert saved["eval"]["dtype"] == "bfloat16"
