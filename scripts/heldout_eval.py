@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def main() -> None:
         results.append(score(model_dir, rows, args.max_new_tokens, args.batch_size))
         print(json.dumps(results[-1]), flush=True)
     if args.markdown:
-        write_markdown(args.markdown, results, labels, "python " + " ".join(sys.argv))
+        write_markdown(args.markdown, results, labels, shlex.join(["python", *sys.argv]))
 
 
 if __name__ == "__main__":
