@@ -6,11 +6,8 @@ reward of answering "7" from < 0.3 to > 0.7 (train_toy explains the task).
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
-
+from policy_checks import assert_loadable_policy, metrics
 from train_workspace import make_workspace, run_stage
 
 OFFLINE_STEPS = ["train.max_steps=16", "train.save_steps=8", "train.eval_steps=0", "train.logging_steps=1"]
@@ -20,26 +17,6 @@ RL = ["train.max_steps=15", "train.save_steps=15", "train.lr=3e-3", "train.rewar
       "train.data.max_response_length=3", "train.val_rows=10", "train.rollout.n=8",
       "train.data.train_batch_size=8", "train.actor.ppo_mini_batch_size=8",
       "train.actor.ppo_micro_batch_size_per_gpu=64"]
-
-
-def metrics(ws: Path) -> dict:
-    return json.loads((ws / "reports" / "metrics" / "train.json").read_text())
-
-
-def assert_loadable_policy(ws: Path) -> None:
-    """The policy dir loads exactly like the base (stages.models.load) and generates."""
-    import torch
-
-    from stages.models import load
-
-    model, tok = load(ws / "models" / "policy")
-    ids = tok.apply_chat_template([{"role": "user", "content": "1"}], add_generation_prompt=True,
-                                  return_tensors="pt", return_dict=True)
-    out = model.generate(**ids, max_new_tokens=4, do_sample=False)
-    assert out.shape[1] > ids["input_ids"].shape[1]
-    assert torch.isfinite(model(**ids).logits).all()
-    saved = json.loads((ws / "models" / "policy" / "lmforge_train.json").read_text())
-    assert saved["train"]["algo"] == metrics(ws)["algo"]
 
 
 def test_sft_loss_falls(workspace):
