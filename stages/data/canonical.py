@@ -6,7 +6,7 @@ from typing import Any
 
 from stages.common.rejects import reject
 from stages.data.sources import CANONICAL, READERS, Ingested, SourceError
-from stages.eval.extract import gsm8k_strict, normalize_number
+from stages.scoring.extract import gsm8k_strict, normalize_number
 
 
 def _lookup(record: dict, dotted: str) -> tuple[bool, Any]:

@@ -21,8 +21,8 @@ def unfence(text: str) -> str:
 
 @REWARDS.register("code")
 def code(completion: str, ground_truth: str | None, extra: dict) -> float:
-    from stages.eval.benchmarks.humaneval import program
-    from stages.eval.sandbox import run_program
+    from stages.scoring.code import program
+    from stages.scoring.sandbox import run_program
 
     if not ground_truth:
         raise ValueError("code reward needs the test code as ground_truth")

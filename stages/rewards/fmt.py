@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from stages.eval import extract
+from stages.scoring import extract
 from stages.rewards import REWARDS
 
 ANSWER_TAG = re.compile(r"<answer>.+?</answer>", re.DOTALL)

@@ -1,9 +1,9 @@
 """GSM8K exact answer: the `#### N` value (strict) or the last number (flexible) equals the
-ground truth, after lm-eval's normalisation. The extractor is eval's (stages.eval.extract),
+ground truth, after lm-eval's normalisation. The extractor is eval's (stages.scoring.extract),
 so a reward of 1.0 here is a correct answer in the eval table."""
 from __future__ import annotations
 
-from stages.eval import extract
+from stages.scoring import extract
 from stages.rewards import REWARDS
 
 

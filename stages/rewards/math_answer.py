@@ -2,7 +2,7 @@
 against the ground truth with math-verify, through eval's time-limited worker."""
 from __future__ import annotations
 
-from stages.eval import extract, math_equiv
+from stages.scoring import extract, math_equiv
 from stages.rewards import REWARDS
 
 

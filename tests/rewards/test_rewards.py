@@ -18,7 +18,7 @@ def test_registry_lists_every_reward():
 
 
 def test_gsm8k_on_real_answers(datasets_dir):
-    from stages.eval.extract import gsm8k_gold
+    from stages.scoring.extract import gsm8k_gold
 
     lines = (datasets_dir / "gsm8k" / "test.jsonl").read_text().splitlines()[:50]
     rows = [json.loads(line) for line in lines]

@@ -1,6 +1,6 @@
 """GSM8K (https://arxiv.org/abs/2110.14168): grade-school word problems, exact numeric answer.
 
-Scored with lm-eval-harness's two extractors (stages.eval.extract): `strict` reads the first
+Scored with lm-eval-harness's two extractors (stages.scoring.extract): `strict` reads the first
 `#### N` line, `flexible` the last number. Strict taking the *first* `####` means a model that
 recites a few-shot exemplar (its `#### N` included) before answering scores wrong. So:
 - the default is zero-shot, with a chat instruction that asks for the `#### N` line;
@@ -15,7 +15,8 @@ import random
 import re
 from typing import Any
 
-from stages.eval import data, extract
+from stages.eval import data
+from stages.scoring import extract
 from stages.eval.benchmarks import BENCHMARKS, Benchmark, Task, sample_row
 from stages.eval.metrics import mean_ci
 

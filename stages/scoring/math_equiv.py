@@ -24,7 +24,7 @@ from pathlib import Path
 
 _ROOT = str(Path(__file__).resolve().parents[2])  # the dir holding the `stages` package
 _WORKER = (f"import sys; sys.path.insert(0, {_ROOT!r}); "
-           "from stages.eval.math_equiv import serve_stdio; serve_stdio()")
+           "from stages.scoring.math_equiv import serve_stdio; serve_stdio()")
 _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
 _START_TIMEOUT_S = 120.0  # the worker's first call imports sympy (seconds on a slow CPU)
 

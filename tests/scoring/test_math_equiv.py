@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from stages.eval.extract import last_boxed
-from stages.eval.math_equiv import MathVerifier, as_latex, math_equal, verify_in_process
+from stages.scoring.extract import last_boxed
+from stages.scoring.math_equiv import MathVerifier, as_latex, math_equal, verify_in_process
 
 
 @pytest.fixture(scope="module")

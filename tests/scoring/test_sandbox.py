@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from stages.eval.sandbox import Limits, isolation, run_many, run_program
+from stages.scoring.sandbox import Limits, isolation, run_many, run_program
 
 FAST = Limits(timeout_s=3.0, output_bytes=4096)
 REPO = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ SECRET = "sk-canary-8d2f0c41e5"
 def _sandbox_uid_procs() -> list[tuple[int, int]]:
     """(pid, uid) of host processes still running as one of this process's sandbox uids
     (other test sessions on the machine run sandboxes of their own)."""
-    from stages.eval.sandbox import _uid
+    from stages.scoring.sandbox import _uid
 
     ours = {_uid(i) for i in range(64)}
     out = []
@@ -199,7 +199,7 @@ def test_without_namespaces_the_guard_and_uid_still_contain(tmp_path, monkeypatc
     """The fallback a host without user namespaces gets (forced here): nothing leaks either."""
     from dataclasses import replace
 
-    from stages.eval.sandbox import _run
+    from stages.scoring.sandbox import _run
 
     iso = isolation()
     if not iso.pid_namespace:
@@ -226,7 +226,7 @@ def test_without_namespaces_the_guard_and_uid_still_contain(tmp_path, monkeypatc
 USERNS_PROBE = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from stages.eval.sandbox import Limits, isolation, run_program
+from stages.scoring.sandbox import Limits, isolation, run_program
 L = Limits(timeout_s=5)
 attacks = {
     "umount_proc": "import ctypes\\nassert ctypes.CDLL(None).umount2(b'/proc', 2) == 0",

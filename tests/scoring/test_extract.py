@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from stages.eval.extract import (gsm8k_flexible, gsm8k_gold, gsm8k_match, gsm8k_strict, last_boxed,
+from stages.scoring.extract import (gsm8k_flexible, gsm8k_gold, gsm8k_match, gsm8k_strict, last_boxed,
                                  normalize_number)
 
 CALC = re.compile(r"<<([^>]*)=([^>=]*)>>")

