@@ -1,12 +1,18 @@
-"""Map source records onto the canonical columns; quarantine what does not fit, with the rule."""
+"""Map source records onto the canonical columns; quarantine what does not fit, with the rule.
+
+Numeric ground truths are stored canonically (`145.0` -> `145`, `1.840` -> `1.84`), whether the
+source held a float or a string, so a `#### 145` answer and exact-match rewards see the value.
+"""
 from __future__ import annotations
 
 import json
+import math
+from decimal import Decimal
 from typing import Any
 
 from stages.common.rejects import reject
 from stages.data.sources import CANONICAL, READERS, Ingested, SourceError
-from stages.scoring.extract import gsm8k_strict, normalize_number
+from stages.scoring.extract import canonical_number, gsm8k_strict, normalize_number
 
 
 def _lookup(record: dict, dotted: str) -> tuple[bool, Any]:
@@ -21,8 +27,10 @@ def _lookup(record: dict, dotted: str) -> tuple[bool, Any]:
 def _as_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    if isinstance(value, float):  # repr's shortest digits, never an exponent: 1e20 -> 100000...
+        return canonical_number(format(Decimal(repr(value)), "f")) if math.isfinite(value) else str(value)
     raise TypeError(f"expected text, got {type(value).__name__}")
 
 
@@ -30,7 +38,7 @@ def hash_answer(response: str | None) -> str | None:
     """The `#### N` final answer of a GSM8K-style solution: the eval's strict extractor, so
     ground truth, rewards and scores agree on what the answer is."""
     raw = gsm8k_strict(response or "")
-    return normalize_number(raw) if raw is not None else None
+    return canonical_number(normalize_number(raw)) if raw is not None else None
 
 
 def map_record(record: Any, fields: dict[str, str]) -> tuple[dict | None, tuple[str, str] | None]:
@@ -80,6 +88,8 @@ def ingest_source(src: dict, on_bad_row: str = "quarantine") -> Ingested:
         missing_everywhere = False
         if src.get("ground_truth_from") == "response_hash" and row["ground_truth"] is None:
             row["ground_truth"] = hash_answer(row["response"])
+        elif row["ground_truth"] is not None:
+            row["ground_truth"] = canonical_number(row["ground_truth"])
         out.rows.append({"id": row_id, "source": name, **row})
     if missing_everywhere:
         raise SourceError(f"{where}: no record has the mapped fields; check data.sources[{name}].fields "

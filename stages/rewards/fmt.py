@@ -1,5 +1,7 @@
-"""Format reward: 1.0 when the completion states its answer the way the task asks,
-a `#### N` line (GSM8K) or an `<answer>...</answer>` tag, else 0.0."""
+"""Format reward: 1.0 when the completion states its answer the way the task asks, else 0.0:
+a `#### N` answer as the strict GSM8K extractor reads it (the one the `gsm8k` reward grades,
+so format 0.0 means gsm8k 0.0), or a non-empty `<answer>...</answer>` tag. `#### $40` has no
+strict answer (lm-eval's strict regex has no `$`), so it scores 0.0 here too."""
 from __future__ import annotations
 
 import re

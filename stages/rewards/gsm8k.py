@@ -1,6 +1,7 @@
 """GSM8K exact answer: the `#### N` value (strict) or the last number (flexible) equals the
-ground truth, after lm-eval's normalisation. The extractor is eval's (stages.scoring.extract),
-so a reward of 1.0 here is a correct answer in the eval table."""
+ground truth as a number (`#### 145` earns 1.0 against `145`, `145.0` or `#### 145.00`), after
+lm-eval's normalisation. The extractor is eval's (stages.scoring.extract), so a reward of 1.0
+here is a correct answer in the eval table."""
 from __future__ import annotations
 
 from stages.scoring import extract
@@ -8,6 +9,7 @@ from stages.rewards import REWARDS
 
 
 def _gold(ground_truth: str | None) -> str:
+    """A bare ground truth value; a full `... #### N` solution is reduced to its N."""
     if ground_truth is None:
         raise ValueError("gsm8k reward needs a ground_truth (the `#### N` value)")
     text = str(ground_truth)

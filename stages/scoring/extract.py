@@ -4,19 +4,26 @@ The GSM8K regexes are lm-eval-harness's `gsm8k` task, verbatim, so our numbers c
 beside published lm-eval numbers:
 - strict:   `#### (\\-?[0-9\\.\\,]+)`, first match (the answer line the prompt asks for);
 - flexible: `(-?[$0-9.,]{2,})|(-?[0-9]+)`, last match (the last number anywhere);
-then both sides drop `,`, `$` and one trailing `.` before an exact string comparison.
+then both sides drop `,`, `$` and one trailing `.`, and are compared as numbers, not strings:
+`5.0`, `1.840`, `145.0` equal gold `5`, `1.84`, `145` (lm-eval's string compare scores them
+wrong, so our accuracy is lm-eval's plus these). Text that is not a plain decimal number
+(`1.2.3`, `3/4`) falls back to string equality. Known limit: both regexes cut `3.2e5` at the
+`e` (strict reads `3.2`, flexible `5`), as lm-eval does; LaTeX answers go through math_equiv.
 
 `last_boxed` is the MATH reference extractor (`last_boxed_only_string`): the last
 `\\boxed{...}` / `\\fbox{...}` with nested braces balanced, or `\\boxed 5`.
-Pure functions, no imports beyond `re`: cheap to call from reward workers.
+Pure functions, no imports beyond `re` and `decimal`: cheap to call from reward workers.
 """
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 
 STRICT_RE = re.compile(r"#### (\-?[0-9\.\,]+)")
 FLEXIBLE_RE = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
 _IGNORE = (re.compile(r","), re.compile(r"\$"), re.compile(r"\.$"))
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")  # a plain decimal literal, no exponent
+_PLAIN_NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?")  # what ingest may canonicalise: no `007`
 
 
 def normalize_number(s: str) -> str:
@@ -25,6 +32,36 @@ def normalize_number(s: str) -> str:
     for pattern in _IGNORE:
         s = pattern.sub("", s)
     return s.strip()
+
+
+def as_number(s: str) -> Decimal | None:
+    """The value of a normalized plain decimal (`-3.50`, `.5`, `7.`), else None (`1e5`, `3/4`)."""
+    if not _DECIMAL.fullmatch(s):
+        return None
+    try:
+        return Decimal(s)
+    except InvalidOperation:
+        return None
+
+
+def same_number(pred: str, gold: str) -> bool:
+    """Numeric equality of two answers after `normalize_number`; string equality otherwise."""
+    a, b = normalize_number(pred), normalize_number(gold)
+    x, y = as_number(a), as_number(b)
+    return x == y if x is not None and y is not None else a == b
+
+
+def canonical_number(s: str) -> str:
+    """`145.0` -> `145`, `1.840` -> `1.84`, `-0.50` -> `-0.5`; anything else unchanged.
+
+    Only plain decimals without leading zeros are rewritten (`007`, `1,234`, `1e5` are kept:
+    they may be codes or lists), so a ground truth stored from a float reads as its value.
+    """
+    t = s.strip()
+    if not _PLAIN_NUMBER.fullmatch(t) or "." not in t:
+        return s
+    t = t.rstrip("0").rstrip(".")
+    return "0" if t in ("-0", "") else t
 
 
 def gsm8k_strict(text: str) -> str | None:
@@ -57,7 +94,7 @@ def gsm8k_match(text: str, gold: str, mode: str = "strict") -> tuple[str | None,
     if raw is None:
         return None, False
     pred = normalize_number(raw)
-    return pred, pred == normalize_number(gold)
+    return pred, same_number(pred, gold)
 
 
 def last_boxed(text: str) -> str | None:
