@@ -3,8 +3,9 @@
 (The stage module is stages/eval/__main__.py: a `stages/eval.py` would be shadowed by this
 package.) One cell of dvc.yaml's eval matrix. Reads params `eval` (engine, batch_size,
 benchmarks.<bench>), `seed`, `paths`, `track`; reads ${paths.models}/<model>; writes
-${paths.eval}/<model>-<bench>/{samples.jsonl,config.json} and
-${paths.metrics}/eval/<model>-<bench>.json.
+${paths.eval}/<model>-<bench>/{samples.jsonl,config.json},
+${paths.metrics}/eval/<model>-<bench>.json and ${paths.metrics}/items/<model>-<bench>.json
+(correct samples per item: small, committed to git, so a PR's run pairs its items with main's).
 
     dvc exp run -S eval.benchmarks.gsm8k.limit=50      # only the gsm8k cells and report rerun
     dvc exp run -S eval.engine=vllm                   # on a GPU machine
@@ -19,6 +20,7 @@ from stages.common import cli, io, params, tracking
 
 def main(argv: list[str] | None = None) -> None:
     from stages.eval.engines import make_engine
+    from stages.eval.paired import item_outcomes
     from stages.eval.runner import evaluate
 
     ap = argparse.ArgumentParser(prog="python -m stages.eval", description=__doc__.splitlines()[0])
@@ -44,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
             io.write_jsonl(rows, out / "samples.jsonl")
             io.write_json(config, out / "config.json")
         io.write_json(metrics, Path(cfg.paths.metrics) / "eval" / f"{cell}.json")
+        io.write_json({"model": args.model, "bench": args.bench, **item_outcomes(rows)},
+                      Path(cfg.paths.metrics) / "items" / f"{cell}.json")
         run.summary(metrics)
 
 

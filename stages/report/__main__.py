@@ -20,7 +20,7 @@ def main() -> None:
     opts = params.to_dict(cfg.report)
     with tracking.stage_run("report", config=opts, track=cfg.track) as run:
         inputs = collect.gather(collect.Paths.from_params(cfg.paths))
-        doc = sections.build(inputs, opts["title"], opts["samples_per_cell"])
+        doc = sections.build(inputs, opts["title"], opts["samples_per_cell"], float(opts["alpha"]))
         rows = evaltable.flat_rows(inputs.eval_cells)
         out = render.write(doc, Path(cfg.paths.report), rows)
         summary = {"eval_rows": len(rows), "curves": len(inputs.curves),

@@ -51,11 +51,12 @@ def flat_rows(cells: list[EvalCell]) -> list[dict[str, Any]]:
     return rows
 
 
-def comparison(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def comparison(rows: list[dict[str, Any]], cells: list[EvalCell] | None = None) -> list[dict[str, Any]]:
     """One row per (bench, metric): base and policy side by side, delta = policy - base.
 
-    `overlap` says whether the two confidence intervals overlap, i.e. whether the delta could
-    be noise at the evaluated sample size.
+    `paired` is the paired test of policy − base on the items both answered (stages.eval.paired;
+    None without per-item outcomes). `overlap` (do the two marginal CIs overlap) is kept for
+    reference only: both models answer the same items, so it misses real gains.
     """
     by_key: dict[tuple[str, str], dict[str, dict]] = {}
     for r in rows:
@@ -68,6 +69,26 @@ def comparison(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             delta = policy["value"] - base["value"]
         out.append({"bench": bench, "metric": metric, "base": base, "policy": policy,
                     "delta": delta, "overlap": _overlap(base, policy)})
+    if cells:
+        items = {m: {c.bench: c.items for c in cells if c.model == m and c.items} for m in ("base", "policy")}
+        tests = paired_tests(items["base"], items["policy"], [(r["bench"], r["metric"]) for r in out])
+        for r in out:
+            r["paired"] = tests.get((r["bench"], r["metric"]))
+    return out
+
+
+def paired_tests(a: dict[str, dict], b: dict[str, dict], keys: list[tuple[str, str]],
+                 seed: int = 0) -> dict[tuple[str, str], dict]:
+    """{(bench, metric): paired test of b − a} from per-item outcomes ({bench: outcomes})."""
+    from stages.eval.paired import compare, item_scores
+
+    out = {}
+    for bench, metric in keys:
+        if a.get(bench) and b.get(bench):
+            try:
+                out[(bench, metric)] = compare(item_scores(a[bench], metric), item_scores(b[bench], metric), seed)
+            except KeyError:          # a score with no per-item column (shown as "—")
+                continue
     return out
 
 
@@ -108,3 +129,15 @@ def _group_score(block: Any) -> float | None:
 
 def _natural(name: str) -> tuple:
     return (0, int(name), "") if name.isdigit() else (1, 0, name)
+
+
+def paired_text(t: dict | None) -> tuple[str, str]:
+    """(paired 95% CI of the delta, p-value with its test) as table text; `—` without a test.
+
+    McNemar shows its discordant pairs: `+3/−0` = 3 items gained, none lost.
+    """
+    if not t or not t.get("n"):
+        return ("—", "—")
+    ci = f"[{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]"
+    how = f"McNemar +{t['gained']}/−{t['lost']}" if t["test"] == "mcnemar" else "bootstrap"
+    return (ci, f"{t['p_value']:.3g} ({how}, n={t['n']})")

@@ -27,11 +27,12 @@ class Curve:
 
 @dataclass
 class EvalCell:
-    """One (model, bench) eval cell: its metrics json and (optionally) its per-sample rows."""
+    """One (model, bench) eval cell: its metrics json, per-sample rows and per-item outcomes."""
     model: str
     bench: str
     metrics: dict[str, Any]
     samples: list[dict] = field(default_factory=list)
+    items: dict | None = None        # reports/metrics/items/<cell>.json (stages.eval.paired)
 
 
 def read_json_or_none(path: Path) -> Any:
@@ -96,7 +97,9 @@ def _read_tsv(path: Path, name: str) -> Curve:
 
 def eval_cells(metrics_dir: Path, eval_dir: Path, benches: list[str] | None = None,
                models: tuple[str, ...] = MODELS) -> list[EvalCell]:
-    """`reports/metrics/eval/<model>-<bench>.json` (+ `data/eval/<model>-<bench>/samples.jsonl`).
+    """`reports/metrics/eval/<model>-<bench>.json` (+ `data/eval/<model>-<bench>/samples.jsonl`,
+    + the per-item outcomes `reports/metrics/items/<model>-<bench>.json`, or derived from the
+    samples when a run predates that file).
 
     Benches default to whatever metrics files exist, so a new benchmark needs no edit here.
     """
@@ -111,8 +114,29 @@ def eval_cells(metrics_dir: Path, eval_dir: Path, benches: list[str] | None = No
             data = read_json_or_none(eval_metrics / f"{model}-{bench}.json")
             if data is None:
                 continue
-            cells.append(EvalCell(model, bench, data, samples(eval_dir / f"{model}-{bench}" / "samples.jsonl")))
+            rows = samples(eval_dir / f"{model}-{bench}" / "samples.jsonl")
+            cells.append(EvalCell(model, bench, data, rows,
+                                  item_outcomes(metrics_dir / "items" / f"{model}-{bench}.json", rows)))
     return cells
+
+
+def item_outcomes(path: Path, rows: list[dict]) -> dict | None:
+    """The cell's per-item outcomes: its items file, else counted from samples that carry ids."""
+    from stages.eval.paired import item_outcomes as count
+
+    found = read_json_or_none(path)
+    if found is not None:
+        return found
+    return count(rows) if rows and all("id" in r for r in rows) else None
+
+
+def items_dir(metrics_dir: Path) -> dict[tuple[str, str], dict]:
+    """Every `reports/metrics/items/<model>-<bench>.json`: {(model, bench): outcomes}."""
+    out = {}
+    for path in sorted((metrics_dir / "items").glob("*-*.json")):
+        model, bench = path.stem.split("-", 1)
+        out[(model, bench)] = read_json_or_none(path)
+    return out
 
 
 def samples(path: Path) -> list[dict]:

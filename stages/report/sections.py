@@ -14,21 +14,23 @@ NOT_RUN = Cell("not run", "muted")
 USER_TURN, END_TURN = "<|im_start|>user", "<|im_end|>"     # ChatML, the models' chat template
 
 
-def build(r: ReportInputs, title: str, samples_per_cell: int) -> Document:
+def build(r: ReportInputs, title: str, samples_per_cell: int, alpha: float = 0.05) -> Document:
     rows = evaltable.flat_rows(r.eval_cells)
     subtitle = f"experiment `{r.experiment}` · git `{r.git_rev}` · params `{r.params_hash or 'unknown'}`"
     return Document(title, subtitle, [
         summary(r, rows), run_identity(r), params_changed(r), data_funnel(r), training(r),
-        evaluation(rows, r.eval_cells), sample_outputs(r, samples_per_cell), timings(r)])
+        evaluation(rows, r.eval_cells, alpha), sample_outputs(r, samples_per_cell), timings(r)])
 
 
 def summary(r: ReportInputs, rows: list[dict]) -> Section:
     """Four lines a reader can stop after: eval deltas, the loss, the data kept, the time spent."""
     lines = []
-    comp = [c for c in evaltable.comparison(rows) if c["policy"]]
+    comp = [c for c in evaltable.comparison(rows, r.eval_cells) if c["policy"]]
     if comp:
         parts = [f"{c['bench']} {c['metric']} **{c['policy']['value']:.3f}**"
-                 + (f" ({c['delta']:+.3f} vs base)" if c["delta"] is not None else "") for c in comp]
+                 + (f" ({c['delta']:+.3f} vs base" + (f", paired p={c['paired']['p_value']:.3g}"
+                                                       if c.get("paired") else "") + ")"
+                    if c["delta"] is not None else "") for c in comp]
         lines.append("Policy: " + " · ".join(parts))
     else:
         lines.append("Eval: not run.")
@@ -185,15 +187,18 @@ def _flat_numbers(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def evaluation(rows: list[dict], cells: list | None = None) -> Section:
+def evaluation(rows: list[dict], cells: list | None = None, alpha: float = 0.05) -> Section:
     if not rows:
         return Section("Evaluation", [Text("not run: no reports/metrics/eval/<model>-<bench>.json.", note=True)])
-    comp = evaltable.comparison(rows)
+    comp = evaltable.comparison(rows, cells)
     table = [[c["bench"], c["metric"], _score(c["base"]), _score(c["policy"]), _delta(c["delta"]),
-              _overlap(c["overlap"]), fmt((c["policy"] or c["base"])["n"])] for c in comp]
+              *_paired(c.get("paired"), alpha), fmt((c["policy"] or c["base"])["n"])] for c in comp]
     return Section("Evaluation", [
-        Table(["benchmark", "metric", "base [95% CI]", "policy [95% CI]", "Δ policy − base", "CIs", "n"],
-              table, [False, False, True, True, True, False, True]),
+        Table(["benchmark", "metric", "base [95% CI]", "policy [95% CI]", "Δ policy − base",
+               "paired Δ [95% CI]", "paired p", "n"],
+              table, [False, False, True, True, True, True, True, True]),
+        Text(f"Paired on the items both models answered: McNemar's exact test on 0/1 items (+gained/−lost "
+             f"items), a paired bootstrap on fractional scores; coloured where p < {alpha:g}.", note=True),
         Figure("eval", figures.eval_bars(comp), "Base vs policy per benchmark (error bars: 95% CI)"),
         *[breakdown_details(b) for b in evaltable.breakdowns(cells or [])],
     ])
@@ -223,8 +228,12 @@ def _delta(d: float | None) -> str | Cell:
     return Cell(f"{d:+.3f}", "good" if d > 0 else "bad" if d < 0 else None)
 
 
-def _overlap(o: bool | None) -> str:
-    return {True: "overlap", False: "disjoint", None: "—"}[o]
+def _paired(t: dict | None, alpha: float) -> list[str | Cell]:
+    """[paired CI, p] cells; p coloured by the sign of the delta when significant."""
+    ci, p = evaltable.paired_text(t)
+    if t and t.get("n") and t["p_value"] < alpha and t["delta"]:
+        return [ci, Cell(p, "good" if t["delta"] > 0 else "bad")]
+    return [ci, p]
 
 
 def sample_outputs(r: ReportInputs, per_cell: int) -> Section:

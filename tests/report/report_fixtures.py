@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from stages.eval.metrics import grouped, mean_ci
+from stages.eval.paired import item_outcomes
 
 FUNNEL = {  # stage -> (rows_in, {rule: rejected})
     "ingest": (400, {"malformed_json": 2}),
@@ -84,6 +85,8 @@ paths: {models: models, dedup: data/dedup, eval: data/eval, metrics: reports/met
 report:
   samples_per_cell: 3
   title: lmforge experiment report
+  alpha: 0.05
+  gate: {metric: null, min_delta: 0.0}
 """
 
 
@@ -116,16 +119,21 @@ def _curves(root: Path, mp: pytest.MonkeyPatch) -> None:
                 live.log_metric(name, values[step])
 
 
-def _samples(root: Path, model: str, bench: str, n: int, n_correct: int) -> None:
-    """Rows as the eval stage writes them: the prompt is the chat-templated text."""
-    rows = [{"prompt": f"<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nQ{i}: what is {i} + {i}?"
+def _samples(root: Path, model: str, bench: str, n: int, n_correct: int, n_flexible: int | None) -> None:
+    """Rows as the eval stage writes them (the prompt is the chat-templated text), and the per-item
+    outcomes it writes beside its metrics. Item i is correct iff i < n_correct, so base and
+    policy are nested: every discordant pair is a gain for the better model."""
+    rows = [{"id": f"{bench}:{i}", "sample": 0, "prompt": f"<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nQ{i}: what is {i} + {i}?"
                        "<|im_end|>\n<|im_start|>assistant\n",
              "output": f"Let me think.\n#### {2 * i if i < n_correct else -1}",
-             "extracted": str(2 * i if i < n_correct else -1), "gold": str(2 * i), "correct": i < n_correct}
+             "extracted": str(2 * i if i < n_correct else -1), "gold": str(2 * i), "correct": i < n_correct,
+             **({"correct_flexible": i < n_flexible} if n_flexible is not None else {})}
             for i in range(n)]
     path = root / "data" / "eval" / f"{model}-{bench}" / "samples.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    write_json(root / "reports" / "metrics" / "items" / f"{model}-{bench}.json",
+               {"model": model, "bench": bench, **item_outcomes(rows)})
 
 
 def _lock(root: Path) -> None:
@@ -152,7 +160,7 @@ def build_workspace(root: Path) -> Path:
     write_json(root / "reports" / "metrics" / "train.json", TRAIN)
     for (model, bench), metrics in EVAL.items():
         write_json(root / "reports" / "metrics" / "eval" / f"{model}-{bench}.json", metrics)
-        _samples(root, model, bench, *CORRECT[(model, bench)][:2])
+        _samples(root, model, bench, *CORRECT[(model, bench)])
     write_json(root / "data" / "dedup" / "clusters.json", CLUSTERS)
     write_json(root / "data" / "dedup" / "contamination.json", CONTAMINATION)
     with pytest.MonkeyPatch.context() as mp:

@@ -61,7 +61,8 @@ def test_every_section_in_order(rendered):
 def test_summary_lines(rendered):
     _, _, md = rendered
     body = section(md, "Summary")
-    assert "gsm8k strict **0.500** (+0.375 vs base)" in body and "humaneval pass@1 **0.000** (-0.250 vs base)" in body
+    assert "gsm8k strict **0.500** (+0.375 vs base, paired p=0.25)" in body
+    assert "humaneval pass@1 **0.000** (-0.250 vs base, paired p=1)" in body
     assert "Training: `train/loss` 2.5 → 1.2 over 6 logged steps." in body
     assert "Data: 400 rows in, 368 kept after ingest, clean, dedup, quality, format." in body
 
@@ -127,8 +128,17 @@ def test_eval_table_base_vs_policy_with_deltas(rendered):
         assert row[2] == f"{b:.3f} [{b_lo:.3f}, {b_hi:.3f}]"
         assert row[3] == f"{p:.3f} [{p_lo:.3f}, {p_hi:.3f}]"
         assert row[4].endswith(f"{p - b:+.3f}")
-        assert row[6] == str(EVAL[("policy", bench)]["n"])
+        assert row[7] == str(EVAL[("policy", bench)]["n"])
     assert got[("gsm8k", "strict")][4] == "🟢 +0.375" and got[("humaneval", "pass@1")][4] == "🔴 -0.250"
+    assert rows[0][5:7] == ["paired Δ [95% CI]", "paired p"]
+    # The fixture's items are nested (item i right iff i < n_correct), so every discordant pair
+    # is a gain for the better model: McNemar p = 2 * 0.5^(gained + lost), capped at 1.
+    assert got[("gsm8k", "strict")][6] == "0.25 (McNemar +3/−0, n=8)"          # 2 * 1/8
+    assert got[("gsm8k", "flexible")][6] == "0.25 (McNemar +3/−0, n=8)"        # flexible: 2 -> 5 of 8
+    assert got[("math500", "accuracy")][6] == "0.5 (McNemar +2/−0, n=6)"       # 2 * 1/4
+    assert got[("humaneval", "pass@1")][6] == "1 (McNemar +0/−1, n=4)"
+    lo, hi = (float(x) for x in got[("gsm8k", "strict")][5].strip("[]").split(","))
+    assert lo < 0 < 0.375 < hi                                     # not significant: the CI holds 0
     flat = json.loads(paths["table"].read_text())
     assert len(flat) == 8
     assert {"cell", "model", "bench", "metric", "value", "ci_low", "ci_high"} <= set(flat[0])
@@ -183,7 +193,7 @@ def test_figures_written_and_html_self_contained(rendered):
 def test_empty_workspace_says_not_run(tmp_path):
     """Only params.yaml: every section renders and says what did not run."""
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({
-        "seed": 0, "track": {"mode": "disabled"}, "report": {"samples_per_cell": 2, "title": "t"},
+        "seed": 0, "track": {"mode": "disabled"}, "report": {"samples_per_cell": 2, "title": "t", "alpha": 0.05},
         "paths": {"metrics": "reports/metrics", "plots": "reports/plots", "eval": "data/eval",
                   "dedup": "data/dedup", "report": "reports"}}))
     paths = run_report(tmp_path)
