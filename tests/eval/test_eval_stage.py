@@ -56,6 +56,12 @@ def test_gsm8k_cell_writes_samples_config_and_metrics(workspace):
     assert rows[0]["prompt"].startswith("<|im_start|>")
     saved = json.loads((workspace / "data/eval/base-gsm8k/config.json").read_text())
     assert saved["eval"]["benchmarks"]["gsm8k"]["limit"] == limit
+    # per-item outcomes beside the metrics (committed, so a PR pairs its items with main's)
+    items = json.loads((workspace / "reports/metrics/items/base-gsm8k.json").read_text())
+    assert items["ids"] == [r["id"] for r in rows] and items["n_samples"] == 1
+    assert items["correct"]["correct"] == [int(r["correct"]) for r in rows]
+    assert items["correct"]["correct_flexible"] == [int(r["correct_flexible"]) for r in rows]
+    assert sum(items["correct"]["correct"]) == round(metrics["strict"]["accuracy"] * limit)
 
 
 def test_humaneval_cell_reports_the_sandbox(workspace):
