@@ -29,6 +29,9 @@ def test_gsm8k_on_real_answers(datasets_dir):
         assert gsm8k(row["answer"], row["answer"], {}) == 1.0         # `#### N` ground truth accepted
         assert gsm8k(row["answer"], str(int(float(gold)) + 1), {}) == 0.0
     assert gsm8k("so she makes 18 dollars", "18", {}) == 0.0          # strict wants `#### N`
+    for gold in ("145", "145.0", "145.00", "#### 145.0"):                # numbers, not strings
+        assert gsm8k("so\n#### 145", gold, {}) == 1.0 and gsm8k("#### 145.0", gold, {}) == 1.0
+    assert rewards.get("gsm8k_flexible")("she made 1.840 km", "1.84", {}) == 1.0
     assert rewards.get("gsm8k_flexible")("so she makes $1,018.", "1018", {}) == 1.0
 
 
@@ -37,7 +40,21 @@ def test_math_equivalence():
     assert math("so \\boxed{\\frac{1}{2}}", "0.5", {}) == 1.0
     assert math("\\boxed{(3, \\frac{\\pi}{2})}", "\\left( 3, \\frac{\\pi}{2} \\right)", {}) == 1.0
     assert math("\\boxed{3}", "4", {}) == 0.0
-    assert math("the answer is 1/2", "0.5", {}) == 0.0                 # no box, no answer
+    assert math("\\boxed{3.2e5}", "320000", {}) == 1.0                 # scientific notation
+    assert math("\\boxed{5\\%}", "0.05", {}) == 1.0
+
+
+@pytest.mark.parametrize("completion,gold,score", [
+    ("the answer is 1/2", "0.5", 1.0),                                  # no box: the whole text
+    ("Final Answer: The final answer is $12$. I hope it is correct.", "12", 1.0),
+    ("He has 18.0 apples left.", "18", 1.0),
+    ("so we get 3.2e5 joules", r"3.2 \times 10^{5}", 1.0),
+    ("the answer is 7", "8", 0.0),
+    ("no idea", "5", 0.0),
+    ("first 1/2 but \\boxed{3}", "0.5", 0.0),                           # a box wins over the text
+])
+def test_math_falls_back_to_the_whole_completion(completion, gold, score):
+    assert rewards.get("math")(completion, gold, {}) == score
 
 
 def test_code_runs_tests_in_the_sandbox():
@@ -59,6 +76,7 @@ def test_format_length_exact():
     assert length("a" * 150, None, {"target_chars": 100, "max_chars": 200}) == pytest.approx(0.5)
     assert length("a" * 999, None, {"target_chars": 100, "max_chars": 200}) == 1.0
     assert rewards.get("exact")(" 7\n", "7", {}) == 1.0 and rewards.get("exact")("77", "7", {}) == 0.0
+    assert rewards.get("exact")("5", "5.0", {}) == 1.0 and rewards.get("exact")("A", "a", {}) == 0.0
 
 
 def test_weighted_sum_and_compute_score():

@@ -1,7 +1,8 @@
 """GSM8K (https://arxiv.org/abs/2110.14168): grade-school word problems, exact numeric answer.
 
 Scored with lm-eval-harness's two extractors (stages.scoring.extract): `strict` reads the first
-`#### N` line, `flexible` the last number. Strict taking the *first* `####` means a model that
+`#### N` line, `flexible` the last number; each is compared with the gold as a number
+(`#### 18.00` is right for 18, where lm-eval's string compare says wrong). Strict taking the *first* `####` means a model that
 recites a few-shot exemplar (its `#### N` included) before answering scores wrong. So:
 - the default is zero-shot, with a chat instruction that asks for the `#### N` line;
 - n-shot exemplars come from the TRAIN split (never test; checked) as earlier chat turns, not

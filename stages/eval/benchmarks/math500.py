@@ -1,7 +1,8 @@
 """MATH-500 (https://arxiv.org/abs/2305.20050): competition problems, LaTeX answers.
 
 The answer is the last `\\boxed{...}` of the response (nested braces balanced), compared with
-the reference by math-verify (fractions, radicals, intervals, degrees, `\\text{}` units) in a
+the reference by math-verify (fractions, radicals, intervals, degrees, `\\text{}` units, and
+after stages.scoring.math_equiv's normalisation scientific notation and percentages) in a
 time-limited worker process, so one pathological answer cannot hang the run. Accuracy is
 reported overall and per subject and per level (1-5).
 """
