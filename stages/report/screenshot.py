@@ -39,3 +39,19 @@ def screenshot(html_file: Path, png: Path, width: int = 1280, height: int = 2400
         raise RuntimeError(f"chromium screenshot of {html_file} failed (exit {proc.returncode}):\n"
                            f"{proc.stderr[-2000:]}")
     return png
+
+
+def rendered_dom(html_file: Path, width: int = 1280, height: int = 1600, timeout: float = 60.0) -> str:
+    """The DOM after Chromium laid the page out and ran its scripts (`--dump-dom`): lets a test
+    read what a layout probe script measured, not just what the HTML source says."""
+    browser = find_chromium()
+    if browser is None:
+        raise FileNotFoundError("chromium not found on PATH: `apt-get install -y chromium`")
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        cmd = [browser, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
+               "--dump-dom", Path(html_file).resolve().as_uri()]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0 or "<html" not in proc.stdout:
+        raise RuntimeError(f"chromium --dump-dom of {html_file} failed (exit {proc.returncode}):\n"
+                           f"{proc.stderr[-2000:]}")
+    return proc.stdout
