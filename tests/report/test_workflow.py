@@ -97,3 +97,22 @@ def test_actionlint_finds_nothing(tmp_path):
         return json.loads(proc.stdout)
     assert len(lint(broken)) == 3                                    # the linter does find errors
     assert lint(WORKFLOW) == []
+
+
+def test_paired_section_and_merge_gate_after_the_comment_is_posted(wf):
+    steps = wf["jobs"]["experiment"]["steps"]
+    names = [s.get("name", "") for s in steps]
+    build = next(s for s in steps if "pr_comment.py" in s.get("run", ""))
+    run = build["run"]
+    assert run.index("pr_comment.py") < run.index(
+        'python -m stages.report.gate --base "origin/$BASE_REF" --comment comment.md --verdict gate.txt')
+    gate_step = steps[names.index("Merge gate (report.gate)")]
+    assert names.index("Merge gate (report.gate)") > next(i for i, s in enumerate(steps) if "gh api -X PATCH" in s.get("run", ""))
+    assert 'if [ "$status" = fail ]' in gate_step["run"] and "exit 1" in gate_step["run"]
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert "gate.txt" in upload["with"]["path"]
+
+
+def test_ci_installs_chromium_only_when_missing():
+    text = (REPO / ".ci/run").read_text()
+    assert text.index("command -v chromium") < text.index("apt-get install -y -qq chromium") < text.index("make test")
