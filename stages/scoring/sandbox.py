@@ -302,12 +302,14 @@ def run_many(programs: list[str | Judged], limits: Limits | None = None, workers
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from tqdm import tqdm
-
     if not programs:
         return []
     workers = max(1, min(workers or 2 * (os.cpu_count() or 1), 64, len(programs)))
     isolation()  # probe once, before the threads race to do it
     with ThreadPoolExecutor(workers) as pool:
-        return list(tqdm(pool.map(lambda c: run_program(c, limits=limits), programs),
-                         total=len(programs), desc=desc, disable=not progress, unit="prog"))
+        results = pool.map(lambda c: run_program(c, limits=limits), programs)
+        if progress:  # tqdm only when asked: a bare system python can run the rest
+            from tqdm import tqdm
+
+            results = tqdm(results, total=len(programs), desc=desc, unit="prog")
+        return list(results)
