@@ -96,3 +96,38 @@ def test_eval_dtype_param_reaches_the_engine_and_the_cell_config(workspace):
     assert res.returncode == 0, res.stderr[-3000:]
     saved = json.loads((workspace / "data/eval/base-gsm8k/config.json").read_text())
     assert saved["eval"]["dtype"] == "bfloat16"
+
+
+def test_gate_pairs_a_real_cell_with_the_copy_committed_on_main(workspace):
+    """PR vs main on real smoke outputs: the gsm8k cell's items, committed, read back by git,
+    paired with the working tree's (unchanged: delta 0, p 1) and then with a planted loss."""
+    if not (workspace / "reports/metrics/items/base-gsm8k.json").exists():
+        assert run_stage(workspace, "--model", "base", "--bench", "gsm8k").returncode == 0
+    ws = workspace / "gate-repo"
+    for sub in ("reports/metrics/eval", "reports/metrics/items"):     # the cell, as the policy's
+        src = json.loads((workspace / sub / "base-gsm8k.json").read_text())
+        (ws / sub).mkdir(parents=True, exist_ok=True)
+        (ws / sub / "policy-gsm8k.json").write_text(json.dumps({**src, "model": "policy"}))
+    cfg = yaml.safe_load((workspace / "params.yaml").read_text())
+    cfg["report"]["gate"] = {"metric": "gsm8k/flexible", "min_delta": 0.0}
+    (ws / "params.yaml").write_text(yaml.safe_dump(cfg))
+    git = ["git", "-C", str(ws)]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "reports"], check=True)
+    subprocess.run([*git, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "main"], check=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "WANDB_MODE": "disabled"}
+    gate = [sys.executable, "-m", "stages.report.gate", "--base", "main", "--verdict", "gate.txt"]
+    res = subprocess.run(gate, cwd=ws, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    items = json.loads((ws / "reports/metrics/items/policy-gsm8k.json").read_text())
+    n = len(items["ids"])
+    status, reason = (ws / "gate.txt").read_text().splitlines()[:2]
+    assert status == "pass" and reason.startswith("gsm8k/flexible: PR − `main` = +0.000 [")
+    assert reason.endswith(f"p = 1 (McNemar +0/−0, n={n}): not significant")
+    # Plant the worst regression the smoke cell allows: every item the model got right, now wrong.
+    right = sum(items["correct"]["correct_flexible"])
+    items["correct"]["correct_flexible"] = [0] * n
+    (ws / "reports/metrics/items/policy-gsm8k.json").write_text(json.dumps(items))
+    subprocess.run(gate, cwd=ws, env=env, capture_output=True, text=True, timeout=120, check=True)
+    status = (ws / "gate.txt").read_text().splitlines()[0]
+    assert status == ("fail" if right >= 6 else "pass")      # McNemar needs >= 6 lost of n for p < 0.05
