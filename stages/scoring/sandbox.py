@@ -54,7 +54,7 @@ from pathlib import Path
 
 from stages.scoring.sandbox_zygote import Pool, Zygote, pump
 
-PRIVATE_TMP = ["/tmp", "/dev/shm"]  # writable scratch; every other mount is read-only
+PRIVATE_TMP = ["/tmp"]  # writable scratch (/dev/shm links to it); everything else is read-only
 _UID_BASE = 1_000_000  # sandbox uids: no account, no files on the host
 CANDIDATE_GONE = 3     # the judge's exit code when the candidate ended before answering
 _PROBE_IMPORTS = "import ctypes, json, resource, socket, select, traceback, math, hashlib, re"
@@ -209,7 +209,8 @@ def _config(iso: Isolation, z: Zygote, job: str | Judged, limits: Limits, hostdi
     uid = _uid(z.index) if iso.uid == "dropped" else None
 
     def role(name: str, role_uid: int | None) -> dict:
-        workdir = f"/tmp/{name}" if iso.private_tmp else f"{hostdir}/{name}"
+        workdir = f"{hostdir}/{name}" if not iso.private_tmp else \
+            "/" if name == "judge" else f"/tmp/{name}"  # the judge writes nothing
         return {"uid": role_uid, "workdir": workdir, "rlimits": _rlimits(limits, role_uid),
                 "env": {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir}}
 

@@ -8,8 +8,8 @@ once, in its private mount namespace, builds a fresh tmpfs root holding only:
   host's own symlinks where the host has them), and the interpreter's prefix when it lives
   elsewhere (e.g. a pyenv build under /root), bind-mounted read-only, nosuid, nodev;
 - /etc with ld.so.cache only (no passwd, hosts, ssl keys, ...);
-- /dev with null, zero, full, random, urandom, fd links; empty /tmp and /dev/shm for the
-  per-program tmpfs;
+- /dev with null, zero, full, random, urandom, fd links; an empty /tmp for the per-program
+  tmpfs (/dev/shm links to it: one mount per program, not two);
 - /proc (the host's, needed so a user namespace may mount a fresh one; every program mounts
   its own, showing only its own processes, over it),
 then `pivot_root`s into it and detaches the old root: the host tree is no longer reachable
@@ -78,8 +78,8 @@ def build_root(prefixes):
             os.makedirs(NEW_ROOT + p, mode=0o755)
             _bind(p, NEW_ROOT + p)
             bound.append(p)
-    for d in ("etc", "dev", "dev/shm", "proc", "tmp"):
-        os.mkdir(f"{NEW_ROOT}/{d}", 0o1777 if d in ("tmp", "dev/shm") else 0o755)
+    for d in ("etc", "dev", "proc", "tmp"):
+        os.mkdir(f"{NEW_ROOT}/{d}", 0o1777 if d == "tmp" else 0o755)
     for name in ETC:
         if os.path.isfile(f"/etc/{name}"):
             _touch(f"{NEW_ROOT}/etc/{name}")
@@ -88,7 +88,7 @@ def build_root(prefixes):
         if os.path.exists(f"/dev/{name}"):
             _touch(f"{NEW_ROOT}/dev/{name}")
             mount(f"/dev/{name}", f"{NEW_ROOT}/dev/{name}", None, MS_BIND)
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+    for name, target in (("shm", "/tmp"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{NEW_ROOT}/dev/{name}")
     mount("/proc", f"{NEW_ROOT}/proc", None, MS_BIND | MS_REC)

@@ -128,18 +128,21 @@ def _program(cfg, result_fd):
     os._exit(0)
 
 
-def _init(cfg, role, fds, parent):
-    """pid 1 of a sandbox tree: limits, uid, work dir, then its role itself (one process
-    fewer per run; as pid 1 it also reaps any orphans, and its exit ends the namespace)."""
+def _init(cfg, role, fds, parent, fresh):
+    """pid 1 of a sandbox (`fresh`: of its new namespaces): limits, uid, work dir, then its
+    role itself (one process fewer per run; as pid 1 it also reaps any orphans, and its exit
+    ends the namespace). The judge runs trusted tests and is not `fresh`: it lives in the
+    zygote's namespaces, which the candidate's namespaces cannot see into."""
     LIBC.prctl(PR_SET_PDEATHSIG, 9)
-    if os.getppid() != (0 if cfg["namespaces"] else parent):  # parent already gone: die too
+    if os.getppid() != (0 if fresh else parent):  # the parent is already gone: die too
         os._exit(125)
-    if cfg["namespaces"]:
+    if fresh:
         fs.mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     workdir = cfg["workdir"]
-    os.makedirs(workdir, mode=0o700, exist_ok=True)
-    if cfg["uid"] is not None:
-        os.chown(workdir, cfg["uid"], cfg["uid"])
+    if not os.path.isdir(workdir):
+        os.makedirs(workdir, mode=0o700)
+        if cfg["uid"] is not None:
+            os.chown(workdir, cfg["uid"], cfg["uid"])
     for name, value in cfg["rlimits"].items():
         resource.setrlimit(getattr(resource, name), (value, value))
     if cfg["uid"] is not None:
@@ -172,28 +175,13 @@ def _read_all(fd):
     return b"".join(chunks)
 
 
-def _tree(cfg, role, fds, close):
-    """Fork a sandbox tree: a trusted parent in fresh namespaces, waiting on pid 1 (`_init`)."""
+def _spawn(cfg, role, fds, fresh):
+    """Fork pid 1 of a sandbox; `fresh`: the caller just entered new namespaces for it."""
+    parent = os.getpid()
     pid = os.fork()
-    if pid:
-        return pid
-    try:
-        LIBC.prctl(PR_SET_PDEATHSIG, 9)
-        for fd in close:
-            os.close(fd)
-        if cfg["namespaces"]:
-            _enter_program_namespaces(cfg)
-        me = os.getpid()
-        init = os.fork()
-        if init == 0:
-            _init(cfg, role, fds, me)
-        for fd in fds.values():
-            for f in (fd if isinstance(fd, tuple) else (fd,)):
-                os.close(f)
-        os._exit(_exit_code(init))
-    except BaseException as e:  # noqa: BLE001 - report and never return into the server loop
-        os.write(2, f"sandbox setup failed: {e!r}\n".encode())
-        os._exit(125)
+    if pid == 0:
+        _init(cfg, role, fds, parent, fresh)
+    return pid
 
 
 def _exit_code(pid):
@@ -202,8 +190,8 @@ def _exit_code(pid):
 
 
 def _child(cfg, fds, sock):
-    """Forked per request: session, pipes, then one tree (a program) or two (a judged run:
-    the candidate's and the judge's, joined by two pipes only)."""
+    """Forked per request: session, pipes, then one sandbox (a program) or two (a judged run:
+    the judge, forked first, then the candidate in fresh namespaces; two pipes join them)."""
     try:
         os.setsid()
         sock.close()
@@ -214,17 +202,28 @@ def _child(cfg, fds, sock):
             os.dup2(src, dst)
         for fd in (null, out, err):
             os.close(fd)
+        ns = cfg["namespaces"]
         if "judge" not in cfg:
-            pid = _tree(cfg, "program", {"result": result_fd}, [])
+            if ns:
+                _enter_program_namespaces(cfg)
+            pid = _spawn(cfg, "program", {"result": result_fd}, ns)
             os.close(result_fd)
             os._exit(_exit_code(pid))
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
-        cand = _tree(cfg, "candidate", {"channel": (req_r, resp_w)}, [result_fd, *spec, req_w, resp_r])
-        jpid = _tree(dict(cfg, **cfg["judge"]), "judge",
-                     {"channel": (resp_r, req_w), "result": result_fd, "spec": spec[0]}, [req_r, resp_w])
-        for fd in (req_r, req_w, resp_r, resp_w, result_fd, *spec):
+        judge_fds = {"channel": (resp_r, req_w), "result": result_fd, "spec": spec[0]}
+        jpid = os.fork()
+        if jpid == 0:
+            os.close(req_r)
+            os.close(resp_w)
+            _init(dict(cfg, **cfg["judge"]), "judge", judge_fds, os.getppid(), False)
+        for fd in (result_fd, *spec, req_w, resp_r):  # the candidate never holds these
             os.close(fd)
+        if ns:
+            _enter_program_namespaces(cfg)
+        cand = _spawn(cfg, "candidate", {"channel": (req_r, resp_w)}, ns)
+        os.close(req_r)
+        os.close(resp_w)
         code = _exit_code(jpid)
         os.kill(cand, 9)
         os.waitpid(cand, 0)
