@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 # CPU torch unless a GPU driver is present (then the default CUDA build from PyPI).
 TORCH_SPEC := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo "torch>=2.4,<2.14" || echo "torch==2.13.0")
 
-.PHONY: setup params repro test test-fast bench compare report-screenshot clean
+.PHONY: setup params repro status deps baseline test test-fast bench compare report-screenshot clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,15 @@ params: setup          ## recompose params.yaml from params/ (what `dvc exp run 
 
 repro: setup           ## run every stale stage of the pipeline
 	$(BIN)/dvc repro
+
+status: setup         ## what `dvc repro` would rerun: refresh the stage keys, then dvc status
+	$(BIN)/dvc repro --single-item keys >/dev/null && $(BIN)/dvc status
+
+deps: setup           ## rewrite dvc.yaml's code deps from each stage's import closure
+	$(BIN)/python -m stages.common.deps write
+
+baseline: setup       ## regenerate the committed baseline (dvc.lock, reports/) from the CI profile
+	$(BIN)/python scripts/baseline.py
 
 test: setup            ## the whole suite, slow end-to-end tests included (what CI runs)
 	$(BIN)/python -m pytest -q

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from stages.common.shared import shared_datasets
+from stages.common.shared import dataset_file
 from stages.data import ngrams, text
 
 
@@ -27,15 +27,14 @@ class Benchmark:
 
 
 def resolve(path: str) -> Path:
-    """`pkg:<package>/<file>` (package data), absolute, or relative to the shared datasets."""
+    """`pkg:<package>/<file>` (package data), absolute, or a reference file (`gsm8k/test.jsonl`)."""
     if path.startswith("pkg:"):
         pkg, _, rel = path[4:].partition("/")
         try:
             return Path(str(importlib.resources.files(pkg).joinpath(rel)))
         except ModuleNotFoundError:
             raise FileNotFoundError(f"{path}: package {pkg!r} is not installed") from None
-    p = Path(path)
-    return p if p.is_absolute() else shared_datasets() / p
+    return dataset_file(path)
 
 
 def load_benchmark(name: str, spec: dict) -> Benchmark:

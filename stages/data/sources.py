@@ -102,7 +102,7 @@ def read_file(src: dict) -> Iterator[tuple]:
 
 @READERS.register("package")
 def read_package(src: dict) -> Iterator[tuple]:
-    from stages.models.sources import resolve_package_file
+    from stages.common.packages import resolve_package_file
 
     try:
         path = resolve_package_file(src["path"])

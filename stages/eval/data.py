@@ -1,6 +1,6 @@
 """Benchmark rows from a `source` string, and the seeded subset a quick run evaluates.
 
-    local:gsm8k/test.jsonl      a file under ../shared/datasets (stages.common.shared)
+    local:gsm8k/test.jsonl      a reference file, materialised by the `datasets` stage (stages.common.shared)
     /abs/path/test.jsonl        any file (jsonl / json / parquet / csv, optionally .gz)
     hf:openai/gsm8k             a hub dataset (+ `hf_config`, `split` keys)
 
@@ -13,12 +13,11 @@ import random
 from pathlib import Path
 from typing import Any
 
-from stages.common.shared import shared_datasets
+from stages.common.shared import dataset_file
 
 
 def resolve_local(ref: str) -> Path:
-    path = Path(ref)
-    return path if path.is_absolute() else shared_datasets() / path
+    return dataset_file(ref)
 
 
 def load_rows(source: str, hf_config: str | None = None, split: str | None = None) -> list[dict]:
