@@ -1,6 +1,7 @@
 """Sources -> one canonical parquet per source.   dvc exp run -S data=gsm8k"""
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from stages.common import cli, io, params, rejects, tracking
@@ -16,6 +17,7 @@ def run(sources: list[dict], on_bad_row: str, out_dir: Path) -> dict:
     with io.atomic_path(out_dir, is_dir=True) as tmp:
         for src in sources:
             got = ingest_source(src, on_bad_row)
+            _require_rows(src, got)
             io.write_parquet(rejects.rows_frame(got.rows), tmp / f"{src['name']}.parquet")
             all_rejected += got.rejected
             rows_in, kept = rows_in + got.rows_in, kept + len(got.rows)
@@ -24,6 +26,19 @@ def run(sources: list[dict], on_bad_row: str, out_dir: Path) -> dict:
         rejected = rejects.frame(all_rejected)
         io.write_parquet(rejected, tmp / "rejected.parquet")
     return rejects.funnel(rows_in, kept, rejected, sources=per_source)
+
+
+def _require_rows(src: dict, got) -> None:
+    """A source none of whose rows survive is a mistake (wrong file, wrong mapping), not data:
+    stop, naming it and why its rows went, unless the source says `allow_empty: true`."""
+    if got.rows or src.get("allow_empty"):
+        return
+    rules = Counter(r["rule"] for r in got.rejected)
+    first = f"; first: line {got.rejected[0]['id'].rsplit(':', 1)[-1]}: {got.rejected[0]['detail']}" \
+        if got.rejected else ""
+    raise SourceError(f"{src.get('path') or src['name']}: no row kept of {got.rows_in} "
+                      f"({dict(rules.most_common(3))}{first}); set data.sources[{src['name']}]"
+                      f".allow_empty=true to accept an empty source")
 
 
 def main() -> None:

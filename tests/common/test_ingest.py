@@ -67,7 +67,7 @@ def test_malformed_lines_are_quarantined_with_reasons(tmp_path):
     ])
     got = ingest_source({"name": "s", "kind": "file", "path": str(path), "fields": {"prompt": "q", "response": "a"}})
     rules = [r["rule"] for r in got.rejected]
-    assert rules == ["bad_json", "invalid_utf8", "wrong_type", "wrong_type", "missing_field", "empty_text", "empty_line"]
+    assert rules == ["bad_json", "invalid_utf8", "wrong_type", "wrong_type", "missing_field", "empty_field", "empty_line"]
     assert got.rows_in == len(got.rows) + len(got.rejected) == 8
     assert got.rejected[0]["id"] == "s:2" and got.rejected[0]["record"] == "{not json"
 
@@ -102,3 +102,13 @@ def test_stage_writes_one_parquet_per_source_and_conserves_rows(tmp_path):
          {"name": "b", "kind": "file", "path": str(bad), "fields": {"prompt": "q"}}], "quarantine", again)
     for name in ("gen.parquet", "b.parquet", "rejected.parquet"):
         assert (tmp_path / "raw" / name).read_bytes() == (again / name).read_bytes()
+
+
+def test_a_source_with_no_row_kept_stops_the_stage_naming_it(tmp_path):
+    path = _jsonl(tmp_path / "allbad.jsonl", ['{"q": null, "a": "x"}', '{"q": "", "a": "y"}'])
+    src = {"name": "s", "kind": "file", "path": str(path), "fields": {"prompt": "q", "response": "a"}}
+    with pytest.raises(SourceError, match=rf"{path}: no row kept of 2 .*null_field.*line 1"):
+        run([src], "quarantine", tmp_path / "raw")
+    assert not (tmp_path / "raw").exists()                  # nothing half-written
+    metrics = run([{**src, "allow_empty": True}], "quarantine", tmp_path / "raw")
+    assert metrics["rows_in"] == 2 and metrics["rows_rejected"] == 2
