@@ -49,6 +49,27 @@ def test_unmapped_field(ws):
     assert "in/ok.jsonl: no record has the mapped fields; check data.sources[x].fields" in _last_line(res)
 
 
+@pytest.mark.parametrize("name,data,message", [
+    ("empty.jsonl", b"", "in/empty.jsonl: no rows; an empty source is an error"),
+    ("array.jsonl", b'[{"q": "a"}]\n', "in/array.jsonl: holds a JSON array, not JSON lines"),
+    ("nulls.jsonl", b'{"q": null}\n{"q": NaN}\n', "in/nulls.jsonl: no row kept of 2"),
+    ("fake.jsonl.gz", b'{"q": "a"}\n', "in/fake.jsonl.gz: not a readable gzip file"),
+])
+def test_sources_with_nothing_usable_stop_naming_the_file(ws, name, data, message):
+    (ws / "in").mkdir(exist_ok=True)
+    (ws / "in" / name).write_bytes(data)
+    res = _ingest_with(ws, {"name": "x", "kind": "file", "path": f"in/{name}", "fields": {"prompt": "q"}})
+    assert res.returncode != 0
+    assert _last_line(res).startswith(f"ingest: error: {message}"), _last_line(res)
+
+
+def test_smoke_profile_refuses_to_replace_the_chosen_data(ws):
+    from stages.common.compose import compose
+
+    with pytest.raises(SystemExit, match=r"smoke\.runs_only_on_data\.gsm8k"):
+        compose(["data=gsm8k", "profile=smoke"], ws / "params-smoke.yaml", ws / "params")
+
+
 def test_unknown_hydra_group(ws):
     res = sh([sys.executable, "-m", "stages.common.compose", "model=gpt9"], ws, check=False)
     assert res.returncode != 0
