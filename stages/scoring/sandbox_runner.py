@@ -6,11 +6,12 @@ minimal read-only tree (stages/scoring/sandbox_fs.py), plus a user namespace map
 root when the host user is not root. Per request (a JSON config plus the write ends of
 stdout, stderr and a result pipe, and for a judged run the judge's spec in a memfd, passed
 over a Unix socket) it forks a child that starts a new session (the caller kills it all with
-one `killpg`), wires the pipes and forks one sandbox tree (a plain program) or two (a judged
-run: the candidate's and the judge's, see stages/scoring/sandbox_judge.py). Each tree:
-1. enters its own mount, pid and SysV IPC namespaces (`unshare(2)`), mounts fresh tmpfs on
-   /tmp and /dev/shm (the only writable places) and, from pid 1, a fresh /proc that shows
-   only its own processes;
+one `killpg`), wires the pipes and forks the sandbox of a plain program, or for a judged run
+first the judge (trusted tests, in the zygote's namespaces, its own uid) and then the
+candidate's sandbox (see stages/scoring/sandbox_judge.py). A program's sandbox:
+1. enters its own mount, pid and SysV IPC namespaces (`unshare(2)`), mounts a fresh tmpfs on
+   /tmp (the only writable place; /dev/shm links to it) and, from pid 1, a fresh /proc that
+   shows only its own processes;
 2. pid 1 sets the rlimits (soft = hard), drops to its own unprivileged uid (when root: the
    bounding set emptied first) or every capability (user namespace), sets no-new-privs (a
    setuid binary gains nothing), re-arms the parent-death signal and runs its role. A plain
