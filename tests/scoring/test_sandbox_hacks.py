@@ -158,3 +158,15 @@ def test_hacks_and_doors_as_an_unprivileged_user(host_doors):
 
 def test_isolation_names_the_interpreter_the_judge_uses():
     assert Path(isolation().interpreter).exists()
+
+
+def test_judged_runs_hold_without_namespaces_too():
+    """The fallback a host without user namespaces gets (forced here): still no hack passes."""
+    from dataclasses import replace
+
+    from stages.scoring.sandbox import _run
+
+    fallback = replace(isolation(), network="socket-guard", pid_namespace=False, private_tmp=False)
+    out = {n: _run(fallback, job, Limits(timeout_s=5)).status for n, job in attacks.judged_jobs().items()}
+    assert out.pop("right") == "passed"
+    assert not {n: s for n, s in out.items() if s == "passed"}, out
