@@ -51,10 +51,21 @@ def make_workspace(dest: Path, overrides: list[str]) -> Path:
     return dest
 
 
+TRACER = Path(__file__).resolve().parent / "tracer"      # sitecustomize: an audit hook per stage
+
+
+def stages_run(stdout: str) -> set[str]:
+    """The stages `dvc repro` ran, from its "Running stage 'x':" lines."""
+    return {line.split("'")[1] for line in stdout.splitlines() if line.startswith("Running stage '")}
+
+
 @pytest.fixture(scope="session")
 def smoke_repo(tmp_path_factory) -> Path:
-    """The smoke profile reproduced once; tests read its outputs and probe its staleness."""
+    """The smoke profile reproduced once, every stage process traced (tests/e2e/tracer: the
+    files each one opens, in <ws>/.trace); tests read its outputs and probe its staleness."""
     ws = make_workspace(tmp_path_factory.mktemp("e2e") / "repo", ["profile=smoke"])
-    res = sh(["dvc", "repro"], ws)
+    trace = ws / ".trace"
+    trace.mkdir()
+    res = sh(["dvc", "repro"], ws, PYTHONPATH=str(TRACER), LMFORGE_TRACE_DIR=str(trace))
     (ws / "repro.log").write_text(res.stdout + res.stderr)
     return ws

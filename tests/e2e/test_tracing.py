@@ -1,0 +1,120 @@
+"""Every file a stage reads is part of its key.
+
+The smoke_repo fixture ran `dvc repro` with an audit hook in every stage process
+(tests/e2e/tracer). Each file a stage opened for reading must be, in that stage's dvc.lock
+entry, a dep or an out of its own, or outside the workspace and recorded in its key file
+(data/keys/<stage>.json: a source file's hash, a reference dataset's local copy), or part of
+the Python installation (its version is in the key file too), or on the allow-list below.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+import yaml
+
+from e2e_workspace import REPO
+
+pytestmark = pytest.mark.slow
+
+# Read by every process or by the libraries themselves, never a result's input.
+ALLOWED_PREFIXES = (
+    "/proc/", "/sys/", "/dev/",               # CPU count, memory limits, /dev/null, urandom
+    "/etc/",                                  # passwd (getpass), localtime, hosts, ssl certs, mime types
+    "/usr/share/zoneinfo/", "/usr/lib/", "/lib/", "/usr/local/lib/",   # tz data, shared objects
+)
+ALLOWED_IN_WORKSPACE = (
+    "params.yaml",        # each stage reads its own sections; dvc.yaml lists them as params deps
+    ".git/",              # tracking reads the git revision for the W&B group
+    "wandb_runs/",        # the stage's own W&B run dir
+    ".trace/",            # the tracer's own log
+    "dvc.yaml",           # read by the keys stage (always run) to list the stages it keys
+    ".dvc/tmp/",          # the keys stage's stat cache of file hashes
+)
+
+
+def _python_roots() -> list[str]:
+    paths = {sys.prefix, sys.base_prefix, sysconfig.get_paths()["purelib"], sysconfig.get_paths()["stdlib"]}
+    return sorted({os.path.realpath(p) + "/" for p in paths} | {p + "/" for p in paths})
+
+
+def _dvc_stage(cmd: str) -> str:
+    words = cmd.split()
+    name = words[0].removeprefix("stages.")
+    if name == "eval":
+        args = dict(zip(words[1::2], words[2::2]))
+        return f"eval@{args['--model']}-{args['--bench']}"
+    return name
+
+
+def _reads(ws: Path) -> dict[str, set[str]]:
+    """{dvc stage: absolute paths it opened for reading and never wrote}."""
+    out: dict[str, set[str]] = {}
+    for log in (ws / ".trace").glob("*.jsonl"):
+        for line in log.read_text().splitlines():
+            rec = json.loads(line)
+            if rec["modes"] == ["r"]:
+                out.setdefault(_dvc_stage(rec["stage"]), set()).add(rec["path"])
+    return out
+
+
+def _covered_externally(ws: Path, stage: str) -> set[str]:
+    """Paths outside the workspace whose content the stage's key file records."""
+    key_name = "eval-" + stage.split("-", 1)[1] if stage.startswith("eval@") else stage
+    key = json.loads((ws / "data/keys" / f"{key_name}.json").read_text())
+    paths = set()
+    for entry in key["inputs"].values():
+        if "path" in entry:
+            paths.add(os.path.realpath(ws / entry["path"]))
+    if stage == "datasets":
+        shared = Path(os.environ.get("LMFORGE_SHARED_DATASETS", REPO.parent / "shared" / "datasets"))
+        paths |= {os.path.realpath(shared / rel) for rel in key["inputs"]}
+    return paths
+
+
+def _uncovered(ws: Path, stage: str, paths: set[str], lock: dict) -> list[str]:
+    entry = lock["stages"].get(stage, {})
+    declared = [d["path"] for d in entry.get("deps", [])] + [o["path"] for o in entry.get("outs", [])]
+    external = _covered_externally(ws, stage)
+    roots = _python_roots()
+    bad = []
+    for path in sorted(paths):
+        real = os.path.realpath(path)
+        if real.startswith(tuple(roots)) or real.startswith(ALLOWED_PREFIXES) or real in external:
+            continue
+        if not real.startswith(str(ws.resolve()) + "/"):
+            bad.append(path)
+            continue
+        rel = os.path.relpath(real, ws.resolve())
+        if "__pycache__" in rel:            # bytecode of a declared module
+            rel = rel.replace("__pycache__/", "").rsplit(".", 2)[0] + ".py"
+        parent_dir = os.path.dirname(rel)
+        own_tmp = any(os.path.basename(parent_dir).startswith(f".{Path(d).name}.") and
+                      os.path.dirname(parent_dir) == os.path.dirname(d) for d in declared)
+        if rel.startswith(ALLOWED_IN_WORKSPACE) or own_tmp or \
+                any(rel == d or rel.startswith(d.rstrip("/") + "/") for d in declared):
+            continue
+        bad.append(rel)
+    return bad
+
+
+def test_every_file_a_stage_reads_is_declared_or_keyed(smoke_repo):
+    lock = yaml.safe_load((smoke_repo / "dvc.lock").read_text())
+    reads = _reads(smoke_repo)
+    assert {"model", "ingest", "clean", "dedup", "train", "eval@policy-gsm8k", "report"} <= set(reads)
+    problems = {stage: bad for stage, paths in reads.items()          # keys reads inputs to hash them
+                if stage != "keys" and (bad := _uncovered(smoke_repo, stage, paths, lock))}
+    assert not problems, json.dumps(problems, indent=1)
+
+
+def test_tracer_sees_the_inputs_it_must(smoke_repo):
+    """The trace is real: ingest-side and eval-side reads of known inputs are in it."""
+    reads = _reads(smoke_repo)
+    ws = str(smoke_repo.resolve())
+    assert any(p.startswith(ws) and "/data/datasets/gsm8k/" in p for p in reads["eval@base-gsm8k"])
+    assert any(p.endswith("stages/scoring/extract.py") for p in reads["train"])
+    assert any("/data/format/" in p for p in reads["train"])
