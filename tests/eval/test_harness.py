@@ -133,3 +133,20 @@ def test_the_eval_runner_runs_a_harness_block(engine):
 
     rows, m = evaluate("tiny_mc", cfg(limit=2), engine, seed=0)
     assert len(rows) == 2 and m["metric"] == "acc,none"
+
+
+def test_rolling_loglikelihood_is_the_whole_text_after_end_of_text(engine):
+    """Perplexity tasks: log p(text | <eos>), summed over every token of the text."""
+    import torch
+    from lm_eval.api.instance import Instance
+
+    from stages.eval.engines.harness_lm import EngineLM
+
+    texts = ["The quick brown fox jumps over the lazy dog.", "2 + 2 = 4"]
+    reqs = [Instance("loglikelihood_rolling", {}, (t,), i) for i, t in enumerate(texts)]
+    got = EngineLM(engine).loglikelihood_rolling(reqs)
+    for text, ll in zip(texts, got):
+        ids = [engine.tok.eos_token_id] + engine.tok(text, add_special_tokens=False)["input_ids"]
+        with torch.inference_mode():
+            logp = torch.log_softmax(engine.model(input_ids=torch.tensor([ids])).logits[0].float(), -1)
+        assert ll == pytest.approx(sum(float(logp[t - 1, ids[t]]) for t in range(1, len(ids))), abs=1e-3)

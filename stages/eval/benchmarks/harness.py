@@ -106,24 +106,44 @@ def _primary(samples: list[dict], cfg: Any) -> tuple[str, str]:
     return metric, filt
 
 
+def _scalar(value: Any) -> float | None:
+    """A per-item metric value as a float; None for corpus metrics' per-item tuples (bleu, ppl)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _answer(args: list, s: dict) -> tuple[str, Any, list | None]:
+    """(output, extracted, per-choice log-likelihoods) of one sample, by request type."""
+    if len(args[0]) < 2:  # loglikelihood_rolling: (text,)
+        return "", _scalar(s["filtered_resps"][0]), None
+    if isinstance(args[0][1], dict):  # generate_until: (context, gen_kwargs)
+        return s["resps"][0][0], s["filtered_resps"][0], None
+    pairs = [r if isinstance(r, (list, tuple)) else (r, False) for r in s["filtered_resps"]]
+    lls = [float(r[0]) for r in pairs]
+    if len(args) == 1:  # one (context, continuation): is it the greedy continuation?
+        return args[0][1], bool(pairs[0][1]), lls
+    pick = max(range(len(lls)), key=lls.__getitem__)  # multiple choice: the likeliest choice
+    return args[pick][1], pick, lls
+
+
 def _row(task: str, s: dict, metric: str, comps: dict) -> dict:
     """One item as the built-in benchmarks write it, from one lm-eval logged sample."""
-    args = s["arguments"]
+    args = [tuple(a) for a in s["arguments"]]
     context = args[0][0]
     comp = comps.get(context)
-    if isinstance(args[0][1], dict):  # generate_until: (context, gen_kwargs)
-        output, extracted = s["resps"][0][0], s["filtered_resps"][0]
-    else:  # loglikelihood: one (context, continuation) per choice; the pick is the argmax
-        lls = [r[0] if isinstance(r, (list, tuple)) else r for r in s["filtered_resps"]]
-        pick = max(range(len(lls)), key=lls.__getitem__)
-        output, extracted = args[pick][1], pick
-    value = float(s[metric])
+    output, extracted, lls = _answer(args, s)
+    value = _scalar(s[metric])
+    if value is None:
+        raise ValueError(f"harness task {task}: metric {metric!r} has no per-item score (a corpus "
+                         f"metric); set eval.benchmarks.<name>.metric to one of {s['metrics']} that has")
     return {"id": f"{task}:{s['doc_id']}", "sample": 0, "prompt": context, "output": output,
             "new_tokens": comp.new_tokens[0] if comp else 0, "finish": comp.finish[0] if comp and comp.finish else None,
             "seconds": round(comp.seconds, 4) if comp else 0.0, "gold": s["target"], "extracted": extracted,
             "correct": value == 1.0, "score": value, "task": task, "doc_id": s["doc_id"],
-            **({"loglikelihoods": lls} if not isinstance(args[0][1], dict) else {}),
-            **{m: float(s[m]) for m in s["metrics"]}}
+            **({"loglikelihoods": lls} if lls is not None else {}),
+            **{m: _scalar(s[m]) for m in s["metrics"]}}
 
 
 def score(res: dict, comps: dict, cfg: Any) -> tuple[list[dict], dict]:
@@ -135,7 +155,8 @@ def score(res: dict, comps: dict, cfg: Any) -> tuple[list[dict], dict]:
         metric, filt = _primary(samples, cfg)
         for s in samples:
             for m in s["metrics"]:
-                by_key.setdefault(f"{m},{s['filter']}", []).append(float(s[m]))
+                if _scalar(s[m]) is not None:
+                    by_key.setdefault(f"{m},{s['filter']}", []).append(_scalar(s[m]))
         rows += [_row(task, s, metric, comps) for s in samples if s["filter"] == filt]
     if not rows:
         raise ValueError(f"harness task {cfg.harness!r}: lm-eval returned no samples")
