@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.common import cli, io, params, rejects, tracking
+from stages.common import cli, rejects, stagerun
 from stages.data import clean, rows, text
 
 
@@ -24,14 +24,11 @@ def run(raw_dir: Path, out_dir: Path, kind: str, cfg: dict) -> dict:
 
 
 def main() -> None:
-    cfg = params.load()
-    config = {"kind": cfg.data.kind, "clean": params.to_dict(cfg.data.clean)}
-    with tracking.stage_run("clean", config=config, track=cfg.track) as tr:
-        metrics = run(Path(cfg.paths.raw), Path(cfg.paths.clean), config["kind"], config["clean"])
-        io.write_json(metrics, Path(cfg.paths.metrics) / "clean.json")
-        tr.summary(metrics)
-    print(f"clean: {metrics['rows_kept']} kept, {metrics['rows_rejected']} rejected "
-          f"{metrics['rejected_by_rule']}; pii {metrics['pii']}")
+    sections = {"data.kind": None, "data.clean": {"fields": None, "profiles": None}}
+    with stagerun.stage("clean", sections, out="clean") as st:
+        st.metrics = run(st.path("raw"), st.path("clean"), st.params["data.kind"], st.params["data.clean"])
+    m = st.metrics
+    print(f"clean: {m['rows_kept']} kept, {m['rows_rejected']} rejected {m['rejected_by_rule']}; pii {m['pii']}")
 
 
 if __name__ == "__main__":

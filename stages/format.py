@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from stages.common import cli, io, params, rejects, tracking
+from stages.common import cli, io, rejects, stagerun
 from stages.data import format as fmt
 from stages.data import rows
 
@@ -29,13 +29,10 @@ def run(in_dir: Path, out_dir: Path, cfg: dict, seed: int) -> dict:
 
 
 def main() -> None:
-    cfg = params.load()
-    config = params.to_dict(cfg.data.format)
-    with tracking.stage_run("format", config={**config, "seed": cfg.seed}, track=cfg.track) as tr:
-        metrics = run(Path(cfg.paths.quality), Path(cfg.paths.format), config, int(cfg.seed))
-        io.write_json(metrics, Path(cfg.paths.metrics) / "format.json")
-        tr.summary(metrics)
-    print(f"format: {metrics['rows']}")
+    keys = [k for k in fmt.FormatConfig.__dataclass_fields__ if k != "seed"]
+    with stagerun.stage("format", {"data.format": keys, "seed": None}, out="format") as st:
+        st.metrics = run(st.path("quality"), st.path("format"), st.params["data.format"], int(st.params["seed"]))
+    print(f"format: {st.metrics['rows']}")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from stages.common import cli, io, params, rejects, tracking
+from stages.common import cli, io, rejects, stagerun
 from stages.data.canonical import ingest_source
-from stages.data.sources import SourceError
+from stages.data.sources import SOURCE_KEYS, SourceError
 
 
 def run(sources: list[dict], on_bad_row: str, out_dir: Path) -> dict:
@@ -42,14 +42,10 @@ def _require_rows(src: dict, got) -> None:
 
 
 def main() -> None:
-    cfg = params.load()
-    data = params.to_dict(cfg.data)
-    config = {"sources": data["sources"], "on_bad_row": data["on_bad_row"]}
-    with tracking.stage_run("ingest", config=config, track=cfg.track) as tr:
-        metrics = {**run(data["sources"], data["on_bad_row"], Path(cfg.paths.raw)), "seconds": tr.seconds()}
-        io.write_json(metrics, Path(cfg.paths.metrics) / "ingest.json")
-        tr.summary(metrics)
-    print(f"ingest: {metrics['rows_kept']} rows kept, {metrics['rows_rejected']} quarantined")
+    with stagerun.stage("ingest", {"data.sources": [SOURCE_KEYS], "data.on_bad_row": None}, out="raw") as st:
+        p = st.params
+        st.metrics = run(p["data.sources"], p["data.on_bad_row"], st.path("raw"))
+    print(f"ingest: {st.metrics['rows_kept']} rows kept, {st.metrics['rows_rejected']} quarantined")
 
 
 if __name__ == "__main__":

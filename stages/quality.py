@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.common import cli, io, params, rejects, tracking
+from stages.common import cli, rejects, stagerun
 from stages.data import quality, rows
 
 METHODS = ("heuristic", "model", "both")
@@ -34,14 +34,10 @@ def run(in_dir: Path, out_dir: Path, cfg: dict, model_dir: Path) -> dict:
 
 
 def main() -> None:
-    cfg = params.load()
-    config = params.to_dict(cfg.data.quality)
-    with tracking.stage_run("quality", config=config, track=cfg.track) as tr:
-        metrics = run(Path(cfg.paths.dedup), Path(cfg.paths.quality), config,
-                      Path(cfg.paths.models) / "base")
-        io.write_json(metrics, Path(cfg.paths.metrics) / "quality.json")
-        tr.summary({k: v for k, v in metrics.items() if k != "histogram"})
-    print(f"quality: {metrics['rows_kept']} kept, {metrics['rows_rejected']} below the bar")
+    with stagerun.stage("quality", {"data.quality": quality.KEYS}, out="quality") as st:
+        st.metrics = run(st.path("dedup"), st.path("quality"), st.params["data.quality"],
+                         st.path("models") / "base")
+    print(f"quality: {st.metrics['rows_kept']} kept, {st.metrics['rows_rejected']} below the bar")
 
 
 if __name__ == "__main__":

@@ -36,3 +36,51 @@ def to_dict(cfg: Any) -> Any:
     if isinstance(cfg, DictConfig) or OmegaConf.is_config(cfg):
         return OmegaConf.to_container(cfg, resolve=True)
     return cfg
+
+
+def check_keys(section: Any, schema: Any, where: str) -> Any:
+    """Fail on a key the code does not read, naming the nearest valid one; returns `section`.
+
+    `schema`: a collection of key names, a dataclass (its fields), or a dict of key -> sub-schema
+    (None: any value; `"*"` as the only key: every key of the section takes that sub-schema),
+    or `[sub]`: a list each item of which takes `sub`. Keys only, never defaults: those live
+    in params/.
+    """
+    if isinstance(schema, list) and isinstance(section, list):
+        for i, item in enumerate(section):
+            check_keys(item, schema[0], f"{where}[{i}]")
+        return section
+    if schema is None or not isinstance(section, dict):
+        return section
+    if hasattr(schema, "__dataclass_fields__"):
+        schema = dict.fromkeys(schema.__dataclass_fields__)
+    elif not isinstance(schema, dict):
+        schema = dict.fromkeys(schema)
+    if set(schema) == {"*"}:
+        for k, v in section.items():
+            check_keys(v, schema["*"], f"{where}.{k}")
+        return section
+    for k, v in section.items():
+        if k not in schema:
+            raise KeyError(f"{where}.{k}: unknown key{_nearest(str(k), schema)}; "
+                           f"valid: {', '.join(sorted(map(str, schema)))}")
+        check_keys(v, schema[k], f"{where}.{k}")
+    return section
+
+
+def _nearest(key: str, valid: Any) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(key, [str(v) for v in valid], n=1, cutoff=0.5)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def select(cfg: Any, dotted: str) -> Any:
+    """`cfg` at a dotted path (`data.quality`), plain containers; a missing key names the path."""
+    node = cfg
+    for i, part in enumerate(dotted.split(".")):
+        if not OmegaConf.is_config(node) or part not in node:
+            raise KeyError(f"params.yaml: no key {'.'.join(dotted.split('.')[:i + 1])!r}; "
+                           f"run `make params` or check params/")
+        node = node[part]
+    return to_dict(node)

@@ -103,6 +103,10 @@ class Index:
         return found
 
 
+KEYS = {"enabled": None, "ngram": None, "min_item_words": None, "fields": None,   # data.decontam
+        "benchmarks": {"*": ("path", "field", "id_field")}}
+
+
 def index_from_params(p: dict) -> Index:
     benches = [load_benchmark(name, spec) for name, spec in sorted(p["benchmarks"].items())]
     return Index(benches, int(p["ngram"]), int(p["min_item_words"]))

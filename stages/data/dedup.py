@@ -22,25 +22,30 @@ KEEP, EXACT, NEAR = 0, 1, 2
 
 @dataclass
 class DedupConfig:
-    fields: list[str]                 # text columns compared (joined by newlines)
-    exact: bool = True                # drop rows whose normalised text repeats an earlier row
-    near: bool = True                 # drop near duplicates (MinHash LSH)
-    num_perm: int = 112               # MinHash permutations (>= bands * rows)
-    bands: int = 14                   # LSH bands
-    rows: int = 8                     # LSH rows per band
-    shingle: str = "words"            # words | chars
-    shingle_size: int = 5             # words (or characters) per shingle
-    seed: int = 1                     # MinHash permutation seed
-    verify: float | None = 0.7        # min estimated Jaccard of a candidate pair (None: off)
-    groups: int = 1                   # LSH band groups indexed one after another
-    workers: int = 1                  # processes
-    examples: int = 20                # example pairs in clusters.json
+    """data.dedup; every value comes from params (params/data/profiles/factory.yaml)."""
+    fields: list[str]            # text columns compared (joined by newlines)
+    exact: bool                  # drop rows whose normalised text repeats an earlier row
+    near: bool                   # drop near duplicates (MinHash LSH)
+    num_perm: int                # MinHash permutations (>= bands * rows)
+    bands: int                   # LSH bands
+    rows: int                    # LSH rows per band
+    shingle: str                 # words | chars
+    shingle_size: int            # words (or characters) per shingle
+    seed: int                    # MinHash permutation seed
+    verify: float | None         # min estimated Jaccard of a member with its representative
+    match_numbers: bool          # near duplicates must hold the same numbers (templates differ in them)
+    groups: int                  # LSH band groups indexed one after another
+    workers: int                 # processes
+    examples: int                # example pairs in clusters.json
 
     @classmethod
     def from_params(cls, p: dict) -> DedupConfig:
-        unknown = set(p) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise KeyError(f"data.dedup: unknown key(s) {sorted(unknown)}; valid: {sorted(cls.__dataclass_fields__)}")
+        from stages.common.params import check_keys
+
+        check_keys(p, cls, "data.dedup")
+        missing = sorted(set(cls.__dataclass_fields__) - set(p))
+        if missing:
+            raise KeyError(f"data.dedup: missing key(s) {missing} (params/data/profiles/factory.yaml has them)")
         cfg = cls(**p)
         cfg.fields = text.check_fields(cfg.fields, "data.dedup.fields")
         return cfg
@@ -60,6 +65,7 @@ class Deduper:
     signer: Signer | None = None      # built from cfg when not given
     _hashes: list = field(default_factory=list)
     _sigs: list = field(default_factory=list)
+    _numbers: list = field(default_factory=list)
 
     def __post_init__(self):
         if self.signer is None and self.cfg.near:
@@ -68,13 +74,17 @@ class Deduper:
     def add(self, norm: pl.Series) -> None:
         """One batch of normalised texts."""
         self.add_hashed(norm.hash(seed=0).to_numpy().astype(np.uint64),
-                        self.signer.signatures(norm) if self.cfg.near else None)
+                        self.signer.signatures(norm) if self.cfg.near else None,
+                        numbers_hash(norm) if self.cfg.near and self.cfg.match_numbers else None)
 
-    def add_hashed(self, hashes: np.ndarray, signatures: np.ndarray | None) -> None:
+    def add_hashed(self, hashes: np.ndarray, signatures: np.ndarray | None,
+                   numbers: np.ndarray | None = None) -> None:
         """One batch already hashed and signed (by a worker process)."""
         self._hashes.append(hashes)
         if self.cfg.near:
             self._sigs.append(signatures)
+            if numbers is not None:
+                self._numbers.append(numbers)
 
     def finish(self) -> Decision:
         h = np.concatenate(self._hashes) if self._hashes else np.zeros(0, np.uint64)
@@ -88,18 +98,29 @@ class Deduper:
             sig = np.concatenate(self._sigs)
             self._sigs = []
             uniq = np.flatnonzero(why == KEEP)
-            edges = lsh.candidate_edges(sig, self._lsh_config(), rows=None if len(uniq) == n else uniq)
-            near_rep = uniq[lsh.clusters(len(uniq), edges)]
+            salt = np.concatenate(self._numbers) if self._numbers else None
+            edges = lsh.candidate_edges(sig, self._lsh_config(), rows=None if len(uniq) == n else uniq,
+                                        salt=salt)
+            leader, sim = lsh.leaders(sig, uniq, edges, self.cfg.verify)
+            near_rep = uniq[leader]
             moved = near_rep != uniq
             rep[uniq] = near_rep
             why[uniq[moved]] = NEAR
-            score[uniq[moved]] = jaccard_estimate(sig, uniq[moved], near_rep[moved])
-            rep = rep[rep]                       # an exact copy of a near dup follows its cluster
+            score[uniq[moved]] = sim[moved]
+            copies = np.flatnonzero(why == EXACT)     # a copy of a near member: near, as its original
+            orig = rep[copies]
+            rep[copies], why[copies], score[copies] = rep[orig], np.where(why[orig] == NEAR, NEAR, EXACT), score[orig]
         return Decision(rep, why, score)
 
     def _lsh_config(self) -> lsh.LshConfig:
         c = self.cfg
         return lsh.LshConfig(c.bands, c.rows, c.seed, c.verify, c.groups, c.workers)
+
+
+def numbers_hash(norm: pl.Series) -> np.ndarray:
+    """(N,) uint32 hash of each text's sorted numbers: rewordings keep them, templates do not."""
+    nums = norm.str.extract_all(r"\d+(?:[.,]\d+)*").list.sort().list.join(" ").fill_null("")
+    return nums.hash(seed=7).to_numpy().astype(np.uint32)
 
 
 def first_of_equal(h: np.ndarray) -> np.ndarray:
@@ -112,18 +133,23 @@ def first_of_equal(h: np.ndarray) -> np.ndarray:
     return rep
 
 
-def run(df: pl.DataFrame, cfg: DedupConfig, batch: int = 50_000) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
-    """Rows -> (kept, rejected, cluster report). Pure: no file I/O."""
+def run(df: pl.DataFrame, cfg: DedupConfig, batch: int = 50_000):
+    """Rows -> (kept, rejected, cluster summary, clusters frame). Pure: no file I/O."""
     df = text.sort_rows(df)
     norm = text.normalise(df.select(text.joined(cfg.fields)).to_series())
     dd = Deduper(cfg)
     for lo in range(0, len(norm), batch):        # shingles per batch: memory bounded by `batch`
         dd.add(norm.slice(lo, batch))
-    d = dd.finish()
-    return split(df, d, cfg, norm)
+    return split(df, dd.finish(), cfg, norm)
 
 
-def split(df: pl.DataFrame, d: Decision, cfg: DedupConfig, norm: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+CLUSTER_SCHEMA = {"cluster_id": pl.Int64, "member_id": pl.Utf8, "source_id": pl.Utf8,
+                  "representative": pl.Utf8, "similarity": pl.Float64, "kind": pl.Utf8}
+
+
+def split(df: pl.DataFrame, d: Decision, cfg: DedupConfig, norm: pl.Series
+          ) -> tuple[pl.DataFrame, pl.DataFrame, dict, pl.DataFrame]:
+    """-> (kept, rejected, cluster summary, clusters frame: one row per member of a cluster)."""
     keep = d.why == KEEP
     ids = df["id"].to_numpy()
     gone = np.flatnonzero(~keep)
@@ -136,7 +162,30 @@ def split(df: pl.DataFrame, d: Decision, cfg: DedupConfig, norm: pl.Series) -> t
         "rule": rule.tolist(), "detail": detail,
         "record": [rejects.reject("", "", "", r)["record"] for r in dropped.iter_rows(named=True)],
     }, schema=rejects.REJECT_SCHEMA)
-    return df.filter(pl.Series(keep)), rejected, cluster_report(ids, d, norm, cfg.examples)
+    return (df.filter(pl.Series(keep)), rejected, cluster_report(ids, d, norm, cfg.examples),
+            cluster_frame(df, d))
+
+
+def source_ids(meta: pl.Series) -> pl.Series:
+    """The id a source row had itself (an `id` field, kept by ingest in `meta`), else null."""
+    return meta.str.json_path_match("$.id")
+
+
+def cluster_frame(df: pl.DataFrame, d: Decision) -> pl.DataFrame:
+    """Members of every cluster of two or more rows, representative first, in row order."""
+    in_cluster = np.zeros(len(d.rep), bool)
+    in_cluster[d.rep[d.why != KEEP]] = True
+    in_cluster[d.why != KEEP] = True
+    at = np.flatnonzero(in_cluster)
+    reps = d.rep[at]
+    order = np.lexsort((at, reps))
+    at, reps = at[order], reps[order]
+    cluster = np.cumsum(np.r_[True, reps[1:] != reps[:-1]]) - 1 if len(at) else np.zeros(0, np.int64)
+    kind = np.where(d.why[at] == EXACT, "exact", np.where(d.why[at] == NEAR, "near", "representative"))
+    sub = df[at]
+    return pl.DataFrame({"cluster_id": cluster, "member_id": sub["id"], "source_id": source_ids(sub["meta"]),
+                         "representative": df["id"].gather(reps), "similarity": d.score[at].round(4),
+                         "kind": kind}, schema=CLUSTER_SCHEMA)
 
 
 def cluster_report(ids: np.ndarray, d: Decision, norm: pl.Series, examples: int) -> dict:

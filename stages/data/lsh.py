@@ -9,7 +9,10 @@ keys sorted (so rows of a bucket come together, in row order), and each run of e
 whose band values really are equal is a bucket: the buckets MinHashLSH builds
 (tests/data/test_dedup.py compares them with its hash tables). Candidate pairs from shared
 buckets are checked against the estimated Jaccard (`verify`, optional) and joined into clusters
-with a connected-components pass.
+into clusters by `leaders`: each row, in order, joins the most similar earlier representative
+it is verified against, else becomes one; a member is never joined through another member, so
+unrelated rows are not chained into one cluster. `salt` (e.g. a hash of a text's numbers) is
+appended to every band, so rows with different salts never share a bucket.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from stages.data.minhash import jaccard_estimate
 
 _SIG: np.ndarray | None = None   # the signatures, shared with forked workers (copy-on-write)
 _ROWS: np.ndarray | None = None  # the rows of _SIG that take part (None: all)
+_SALT: np.ndarray | None = None  # (N,) uint32 appended to every band (None: none)
 ALL_PAIRS_MAX = 32               # buckets up to this size give every pair, larger ones a star
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -129,7 +133,10 @@ def pairs(members: np.ndarray, size: np.ndarray) -> np.ndarray:
 def _band_edges(bands: tuple[int, int], rows: int) -> np.ndarray:
     """Candidate pairs of bands [lo, hi) of the shared signatures: (E, 2) int64."""
     lo, hi = bands
-    parts = [pairs(*buckets(_SIG[:, b * rows:(b + 1) * rows], _ROWS)) for b in range(lo, hi)]
+    def band(b: int) -> np.ndarray:
+        cols = _SIG[:, b * rows:(b + 1) * rows]
+        return cols if _SALT is None else np.concatenate([cols, _SALT[:, None]], 1)
+    parts = [pairs(*buckets(band(b), _ROWS)) for b in range(lo, hi)]
     return np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
 
 
@@ -147,13 +154,14 @@ def unique_pairs(edges: np.ndarray, n: int) -> np.ndarray:
     return np.stack([code // n, code % n], 1)
 
 
-def candidate_edges(sig: np.ndarray, cfg: LshConfig, rows: np.ndarray | None = None) -> np.ndarray:
+def candidate_edges(sig: np.ndarray, cfg: LshConfig, rows: np.ndarray | None = None,
+                    salt: np.ndarray | None = None) -> np.ndarray:
     """Unique candidate pairs over all bands among `rows` of `sig` (default: all), verified if
     `cfg.verify`: (E, 2) int64 positions in `rows`."""
-    global _SIG, _ROWS
+    global _SIG, _ROWS, _SALT
     if cfg.bands * cfg.rows > sig.shape[1]:
         raise ValueError(f"data.dedup: bands*rows = {cfg.bands}*{cfg.rows} > num_perm {sig.shape[1]}")
-    _SIG, _ROWS = sig, rows
+    _SIG, _ROWS, _SALT = sig, rows, None if salt is None else salt.astype(np.uint32)
     try:
         args = [(r, cfg.rows) for r in band_ranges(cfg.bands, cfg.groups)]
         if cfg.workers > 1 and len(args) > 1:   # children use numpy only: fork is safe
@@ -162,7 +170,7 @@ def candidate_edges(sig: np.ndarray, cfg: LshConfig, rows: np.ndarray | None = N
         else:
             parts = [_band_edges(*a) for a in args]
     finally:
-        _SIG = _ROWS = None
+        _SIG = _ROWS = _SALT = None
     n = len(sig) if rows is None else len(rows)
     edges = unique_pairs(np.concatenate(parts), n) if parts else np.zeros((0, 2), np.int64)
     if cfg.verify is not None and len(edges):
@@ -171,15 +179,22 @@ def candidate_edges(sig: np.ndarray, cfg: LshConfig, rows: np.ndarray | None = N
     return edges
 
 
-def clusters(n: int, edges: np.ndarray) -> np.ndarray:
-    """rep[i] = smallest row index in i's cluster (so the earliest row is the one kept)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
+def leaders(sig: np.ndarray, rows: np.ndarray, edges: np.ndarray, verify: float | None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy representative clustering over candidate pairs (positions in `rows`, i < j):
+    in row order, row j joins the earlier representative i with the highest estimated Jaccard
+    >= verify (ties: the earliest), else represents itself. Returns (leader (M,) positions,
+    similarity (M,) with the leader, 1.0 for representatives)."""
+    m = len(rows)
+    leader, sim = np.arange(m, dtype=np.int64), np.ones(m)
     if len(edges) == 0:
-        return np.arange(n, dtype=np.int64)
-    graph = coo_matrix((np.ones(len(edges), np.int8), (edges[:, 0], edges[:, 1])), shape=(n, n))
-    _, label = connected_components(graph, directed=False)
-    first = np.full(label.max() + 1, n, dtype=np.int64)
-    np.minimum.at(first, label, np.arange(n, dtype=np.int64))
-    return first[label]
+        return leader, sim
+    score = jaccard_estimate(sig, rows[edges[:, 0]], rows[edges[:, 1]])
+    ok = score >= (verify if verify is not None else 0.0)
+    edges, score = edges[ok], score[ok]
+    order = np.lexsort((edges[:, 0], -score, edges[:, 1]))     # by member, best first, earliest
+    is_rep = np.ones(m, bool)
+    for i, j, s in zip(edges[order, 0].tolist(), edges[order, 1].tolist(), score[order].tolist()):
+        if leader[j] == j and is_rep[i] and i != j:      # j still unassigned, i a representative
+            leader[j], sim[j], is_rep[j] = i, s, False
+    return leader, sim

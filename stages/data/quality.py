@@ -16,6 +16,7 @@ from stages.common import rejects
 from stages.data import text
 
 STAGE = "quality"
+KEYS = ("method", "threshold", "top_fraction", "min_words", "bins", "batch_size", "max_length")   # data.quality
 
 
 def main_text() -> pl.Expr:

@@ -25,6 +25,9 @@ from stages.data.generators import GENERATORS
 
 CANONICAL = ("prompt", "response", "chosen", "rejected", "ground_truth")
 READERS: Registry[Callable[[dict], Iterator[tuple]]] = Registry("source kind", "data.sources[].kind")
+SOURCE_KEYS = ("name", "kind", "path", "fields", "ground_truth_from", "allow_empty",   # every kind
+               "config", "split", "revision", "data_dir",                              # hf
+               "generator", "rows", "seed")                                            # generator
 
 
 MAX_DEPTH = 64        # deeper records are quarantined (`too_deep`), never a RecursionError
