@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 # CPU torch unless a GPU driver is present (then the default CUDA build from PyPI).
 TORCH_SPEC := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo "torch>=2.4,<2.14" || echo "torch==2.13.0")
 
-.PHONY: setup params repro status deps baseline test test-fast bench compare report-screenshot clean
+.PHONY: setup params repro status deps baseline test test-fast bench bench-env compare report-screenshot clean
 
 setup: $(VENV)/.installed
 
@@ -41,8 +41,17 @@ test: setup            ## the whole suite, slow end-to-end tests included (what 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
-bench: setup           ## every benchmark in bench/, one JSON line each
-	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+DT_VENV := .bench/datatrove
+
+bench-env: $(DT_VENV)/.installed   ## the baselines' own environments (datatrove), from bench/*-requirements.txt
+
+$(DT_VENV)/.installed: bench/datatrove-requirements.txt
+	test -d $(DT_VENV) || $(PY) -m venv $(DT_VENV)
+	$(DT_VENV)/bin/pip install -q -r bench/datatrove-requirements.txt
+	touch $@
+
+bench: setup bench-env ## every benchmark in bench/, one JSON line each
+	@for f in bench/bench_*.py; do echo "== $$f"; DATATROVE_PYTHON=$(CURDIR)/$(DT_VENV)/bin/python $(BIN)/python $$f || exit 1; done
 
 compare: setup         ## compare experiments: make compare EXPS="exp-a exp-b main"
 	$(BIN)/python scripts/compare.py $(EXPS)

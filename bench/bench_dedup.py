@@ -1,9 +1,11 @@
 """clean + dedup throughput on ~100-word documents, against a naive per-document datasketch loop
-(and datatrove's MinHash pipeline when /tmp/dtvenv or $DATATROVE_PYTHON has datatrove), with F1
-on planted duplicates. Ends with one JSON line.
+(and datatrove's MinHash pipeline from `make bench-env`, or $DATATROVE_PYTHON), with F1 on planted
+duplicates, and recall/precision per planted similarity level (rewrites vs templates that differ
+only in their numbers) for ours and datatrove side by side. Ends with one JSON line.
 
     python bench/bench_dedup.py                                 # 200k docs; datatrove on 40k
     python bench/bench_dedup.py --docs 1000000 --no-datatrove   # streaming run; reports peak RSS
+    python bench/bench_dedup.py --levels-only                   # the planted-levels table alone
 """
 from __future__ import annotations
 
@@ -195,10 +197,10 @@ def datatrove(path: Path, n: int, work: Path, workers: int) -> dict | None:
     xxhash<4: datatrove 0.10 hashes str, which xxhash 4 refuses)."""
     import gzip
 
-    py = os.environ.get("DATATROVE_PYTHON", "/tmp/dtvenv/bin/python")
+    py = os.environ.get("DATATROVE_PYTHON", str(ROOT / ".bench/datatrove/bin/python"))
     if not Path(py).exists() or subprocess.run([py, "-c", "import datatrove"], capture_output=True,
                                                check=False).returncode:
-        print(f"datatrove: skipped ({py} has no datatrove; set DATATROVE_PYTHON)")
+        print(f"datatrove: skipped ({py} has no datatrove; run `make bench-env` or set DATATROVE_PYTHON)")
         return None
     work.mkdir(parents=True, exist_ok=True)
     script = work / "dt.py"
@@ -216,6 +218,88 @@ def datatrove(path: Path, n: int, work: Path, workers: int) -> dict | None:
     return {"seconds": secs, "docs_per_s": n / secs, "dropped": removed}
 
 
+LEVELS = (0.9, 0.8, 0.7, 0.6, 0.5)   # planted similarity levels: true word-5-gram Jaccard in [L - 0.05, L + 0.05)
+
+
+def _jac(a: list, b: list, n: int = 5) -> float:
+    x = {tuple(a[i:i + n]) for i in range(max(1, len(a) - n + 1))}
+    y = {tuple(b[i:i + n]) for i in range(max(1, len(b) - n + 1))}
+    return len(x & y) / len(x | y)
+
+
+def level_corpus(n: int, per_level: int, seed: int = 2) -> tuple[pl.DataFrame, dict, dict]:
+    """Maths-like problems (60 words, 6 numbers) plus, per level, `per_level` rewrites (words
+    replaced, numbers kept: the same problem) and `per_level` template variants (only numbers
+    changed: a different problem), each at a measured Jaccard in the level's band.
+    Returns (rows, rewrite id -> original id, id -> (level, "rewrite" | "variant"))."""
+    rng = np.random.default_rng(seed)
+    syl = ["ka", "lo", "mi", "ter", "pen", "dor", "an", "ri", "sto", "vel", "mar", "tin", "gal", "ro"]
+    vocab = sorted({"".join(rng.choice(syl, size=3)) for _ in range(4000)})
+    docs = []
+    for _ in range(n):
+        w = list(rng.choice(vocab, size=60))
+        for k in rng.choice(60, size=6, replace=False):
+            w[k] = str(rng.integers(2, 999))
+        docs.append(w)
+    rows = [(f"doc:{i}", d) for i, d in enumerate(docs)]
+    truth, label = {}, {}
+    for kind in ("rewrite", "variant"):
+        for lv in LEVELS:
+            made = 0
+            while made < per_level:
+                j = int(rng.integers(0, n))
+                orig, new = docs[j], list(docs[j])
+                spots = [k for k, t in enumerate(orig) if t.isdigit() == (kind == "variant")]
+                for k in rng.permutation(spots):
+                    new[k] = str(int(new[k]) + 1 + int(rng.integers(0, 50))) if kind == "variant" else str(rng.choice(vocab))
+                    if _jac(orig, new) < lv + 0.05:
+                        break
+                if not lv - 0.05 <= _jac(orig, new) < lv + 0.05:
+                    continue
+                rid = f"{kind}:{lv}:{made}"
+                rows.append((rid, new))
+                label[rid] = (lv, kind)
+                if kind == "rewrite":
+                    truth[rid] = f"doc:{j}"
+                made += 1
+    df = pl.DataFrame({"id": [r[0] for r in rows], "source": "doc", "prompt": [" ".join(r[1]) for r in rows]})
+    df = df.with_columns([pl.lit(None, pl.Utf8).alias(c) for c in ROW_SCHEMA if c not in ("id", "source", "prompt")])
+    return df.select(list(ROW_SCHEMA)), truth, label
+
+
+def per_level(dropped: set, truth: dict, label: dict) -> dict:
+    """Per level: recall = rewrites dropped / rewrites; precision = rewrites dropped /
+    (rewrites + template variants dropped); a dropped original counts for its rewrite."""
+    out = {}
+    for lv in LEVELS:
+        rw = [r for r, (l, k) in label.items() if l == lv and k == "rewrite"]
+        var = [r for r, (l, k) in label.items() if l == lv and k == "variant"]
+        tp = sum(r in dropped or truth[r] in dropped for r in rw)
+        fp = sum(r in dropped for r in var)
+        out[str(lv)] = {"recall": round(tp / len(rw), 3), "precision": round(tp / max(tp + fp, 1), 3)}
+    return out
+
+
+def levels(a, tmp: Path) -> dict:
+    """Ours (the factory's data.dedup) and datatrove on one corpus of planted levels."""
+    df, truth, label = level_corpus(a.level_docs, a.per_level)
+    factory = yaml.safe_load((ROOT / "params/data/profiles/factory.yaml").read_text())
+    t = time.perf_counter()
+    kept = dedup.run(df, dedup.DedupConfig.from_params({**factory["dedup"], "fields": ["prompt"]}))[0]
+    ours_s = time.perf_counter() - t
+    res = {"ours": per_level(set(df["id"]) - set(kept["id"]), truth, label)}
+    d = None if a.no_datatrove else datatrove(shard(df, tmp / "lv-corpus", a.workers), df.height, tmp / "lv-dt", a.workers)
+    if d:
+        res["datatrove"] = per_level(d["dropped"], truth, label)
+    print(f"planted levels ({df.height} docs, {a.per_level} rewrites + {a.per_level} number-only variants per level; "
+          f"ours {ours_s:.1f}s):")
+    print("  level  " + "  ".join(f"{m:>22}" for m in res))
+    for lv in LEVELS:
+        print(f"  {lv:<5}  " + "  ".join(f"R {res[m][str(lv)]['recall']:.3f} P {res[m][str(lv)]['precision']:.3f}".rjust(22)
+                                       for m in res))
+    return {"levels": res}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=200000)
@@ -225,9 +309,15 @@ def main() -> None:
     ap.add_argument("--profile", default="instruct", help="clean profile: web (full Gopher) | instruct | dialogue")
     ap.add_argument("--no-datatrove", action="store_true")
     ap.add_argument("--datatrove-docs", type=int, default=40000, help="corpus size for datatrove vs ours")
+    ap.add_argument("--level-docs", type=int, default=5000, help="originals of the planted-levels corpus")
+    ap.add_argument("--per-level", type=int, default=200, help="rewrites and number-only variants per level")
+    ap.add_argument("--levels-only", action="store_true", help="only the planted-levels comparison")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        if a.levels_only:
+            print(json.dumps({"bench": "dedup_levels", **levels(a, tmp)}))
+            return
         t = time.perf_counter()
         df, truth = corpus(a.docs)
         src = shard(df, tmp / "corpus", a.workers)
@@ -258,6 +348,7 @@ def main() -> None:
                "load_avg_1m": round(os.getloadavg()[0], 2)}
         if not a.no_datatrove:
             out.update(vs_datatrove(a, tmp))
+        out.update(levels(a, tmp))
         print(json.dumps(out))
 
 

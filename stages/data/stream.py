@@ -35,9 +35,10 @@ class Job:
     fields: list
     dfields: list                 # text columns dedup compares
     signer: dedup.Signer | None   # built once here: workers need not import datasketch
+    numbers: bool = False         # also hash each text's numbers (data.dedup.match_numbers)
 
 
-def _clean_part(job: Job) -> tuple[int, np.ndarray, np.ndarray | None, int, dict]:
+def _clean_part(job: Job) -> tuple[int, np.ndarray, np.ndarray | None, np.ndarray | None, int, dict]:
     """Clean one slice, write its kept rows; return their text hashes and MinHash signatures."""
     df = pl.scan_parquet(job.path).slice(job.offset, job.length).collect()
     kept, rejected, _ = clean.run(df, job.profile, job.fields)
@@ -45,8 +46,9 @@ def _clean_part(job: Job) -> tuple[int, np.ndarray, np.ndarray | None, int, dict
     norm = text.normalise(kept.select(text.joined(job.dfields)).to_series())
     h = norm.hash(seed=0).to_numpy().astype(np.uint64)
     sig = job.signer.signatures(norm) if job.signer else None
+    nums = dedup.numbers_hash(norm) if job.signer and job.numbers else None
     by_rule = dict(rejected.group_by("rule").len().iter_rows()) if rejected.height else {}
-    return job.part, h, sig, rejected.height, by_rule
+    return job.part, h, sig, nums, rejected.height, by_rule
 
 
 def _drop_rows(args: tuple[str, np.ndarray]) -> None:
@@ -68,23 +70,24 @@ def run(path: str | Path, out_dir: str | Path, profile: dict, fields: list, dcfg
     out.mkdir(parents=True, exist_ok=True)
     n = pl.scan_parquet(path).select(pl.len()).collect().item()
     signer = dedup.Signer(dcfg.num_perm, dcfg.seed, dcfg.shingle, dcfg.shingle_size) if dcfg.near else None
-    jobs = [Job(str(path), o, min(batch_size, n - o), i, str(out), profile, fields, dcfg.fields, signer)
+    jobs = [Job(str(path), o, min(batch_size, n - o), i, str(out), profile, fields, dcfg.fields, signer,
+                dcfg.match_numbers)
             for i, o in enumerate(range(0, n, batch_size))]
     parts: dict[int, tuple] = {}
     by_rule: dict[str, int] = {}
     with mp.get_context("spawn").Pool(workers) as pool:   # fork can deadlock polars threads
         clock.append(("workers_started", time.perf_counter()))
-        for part, h, sig, n_rej, rules in tqdm(pool.imap_unordered(_clean_part, jobs), total=len(jobs),
+        for part, h, sig, nums, n_rej, rules in tqdm(pool.imap_unordered(_clean_part, jobs), total=len(jobs),
                                                desc="clean+minhash", disable=not progress):
-            parts[part] = (h, sig)
+            parts[part] = (h, sig, nums)
             for k, v in rules.items():
                 by_rule[k] = by_rule.get(k, 0) + v
         clock.append(("cleaned_and_signed", time.perf_counter()))
         dd = dedup.Deduper(dcfg, signer=signer)
         sizes = []
         for i in range(len(jobs)):          # part order = row order, so the earliest row is kept
-            h, sig = parts.pop(i)
-            dd.add_hashed(h, sig)
+            h, sig, nums = parts.pop(i)
+            dd.add_hashed(h, sig, nums)
             sizes.append(len(h))
         decision = dd.finish()
         keep = decision.why == dedup.KEEP
