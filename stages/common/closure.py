@@ -2,7 +2,8 @@
 distributions that closure imports.
 
 Read statically (ast) so nothing heavy is imported: every `import` statement counts, at module
-level or inside a function, because a lazy import still runs when its branch does. A package
+level or inside a function, because a lazy import still runs when its branch does; so does a
+sibling module named as a file (`"sandbox_runner.py"`: source sent to another process). A package
 whose `__init__` walks its own modules (`pkgutil.iter_modules(__path__)`, the registries)
 imports all of them. dvc.yaml's code deps are checked against `stage_files` (stages.common.deps),
 and the `keys` stage records the versions of `stage_distributions`, so both come from the code,
@@ -55,6 +56,10 @@ def _imported_names(path: Path) -> tuple[frozenset[str], frozenset[str]]:
                 base = ".".join(anchor + ([base] if base else []))
             names.add(base)
             names |= {f"{base}.{a.name}" for a in node.names}   # `from pkg import module`
+    for node in ast.walk(tree):        # a sibling module read as a file (`Path(__file__).parent / "x.py"`)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                re.fullmatch(r"\w+\.py", node.value) and (path.parent / node.value).is_file():
+            names.add(f"{pkg}.{node.value[:-3]}")
     project = {n for n in names if n == PACKAGE or n.startswith(PACKAGE + ".")}
     third = {n.split(".")[0] for n in names - project if n}
     return frozenset(project), frozenset(third - set(sys.stdlib_module_names) - {"__future__"})

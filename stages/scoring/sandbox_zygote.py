@@ -18,8 +18,8 @@ from typing import Any
 
 HERE = Path(__file__).parent
 RUNNER_SRC = (HERE / "sandbox_runner.py").read_text(encoding="utf-8")
-MODULES = json.dumps({name: (HERE / f"sandbox_{name}.py").read_text(encoding="utf-8")
-                      for name in ("fs", "judge")})  # loaded by the runner (it has no sys.path)
+MODULES = json.dumps({name: (HERE / file).read_text(encoding="utf-8")      # loaded by the runner
+                      for name, file in (("fs", "sandbox_fs.py"), ("judge", "sandbox_judge.py"))})
 
 
 class Zygote:

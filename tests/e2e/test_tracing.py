@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,18 +23,23 @@ from e2e_workspace import REPO
 pytestmark = pytest.mark.slow
 
 # Read by every process or by the libraries themselves, never a result's input.
+HOME = os.path.expanduser("~")
 ALLOWED_PREFIXES = (
     "/proc/", "/sys/", "/dev/",               # CPU count, memory limits, /dev/null, urandom
     "/etc/",                                  # passwd (getpass), localtime, hosts, ssl certs, mime types
     "/usr/share/zoneinfo/", "/usr/lib/", "/lib/", "/usr/local/lib/",   # tz data, shared objects
+    os.path.join(tempfile.gettempdir(), "tmp"),   # temp files made during the run (W&B's port file)
+    f"{HOME}/.gitconfig", f"{HOME}/.config/git/", f"{HOME}/.config/dvc/",   # dvclive finding the repo
+    f"{HOME}/.cache/matplotlib/",             # matplotlib's font list cache
 )
 ALLOWED_IN_WORKSPACE = (
     "params.yaml",        # each stage reads its own sections; dvc.yaml lists them as params deps
-    ".git/",              # tracking reads the git revision for the W&B group
+    ".git/", ".gitignore",   # tracking reads the git revision for the W&B group
+    ".dvc/", ".dvcignore",   # dvclive finds the repo; the keys stage's stat cache is .dvc/tmp/
     "wandb_runs/",        # the stage's own W&B run dir
     ".trace/",            # the tracer's own log
     "dvc.yaml",           # read by the keys stage (always run) to list the stages it keys
-    ".dvc/tmp/",          # the keys stage's stat cache of file hashes
+    "dvc.lock",           # the report names the hashes of its inputs, which DVC wrote there
 )
 
 
@@ -82,24 +88,31 @@ def _uncovered(ws: Path, stage: str, paths: set[str], lock: dict) -> list[str]:
     external = _covered_externally(ws, stage)
     roots = _python_roots()
     bad = []
+    workspace = str(ws.resolve()) + "/"
     for path in sorted(paths):
         real = os.path.realpath(path)
-        if real.startswith(tuple(roots)) or real.startswith(ALLOWED_PREFIXES) or real in external:
-            continue
-        if not real.startswith(str(ws.resolve()) + "/"):
-            bad.append(path)
+        if not real.startswith(workspace):
+            if not (real.startswith(tuple(roots)) or real.startswith(ALLOWED_PREFIXES) or real in external):
+                bad.append(path)
             continue
         rel = os.path.relpath(real, ws.resolve())
         if "__pycache__" in rel:            # bytecode of a declared module
             rel = rel.replace("__pycache__/", "").rsplit(".", 2)[0] + ".py"
-        parent_dir = os.path.dirname(rel)
-        own_tmp = any(os.path.basename(parent_dir).startswith(f".{Path(d).name}.") and
-                      os.path.dirname(parent_dir) == os.path.dirname(d) for d in declared)
-        if rel.startswith(ALLOWED_IN_WORKSPACE) or own_tmp or \
-                any(rel == d or rel.startswith(d.rstrip("/") + "/") for d in declared):
-            continue
-        bad.append(rel)
+        if not (rel.startswith(ALLOWED_IN_WORKSPACE) or _own_temp(rel, declared)
+                or any(rel == d or rel.startswith(d.rstrip("/") + "/") for d in declared)):
+            bad.append(rel)
     return bad
+
+
+def _own_temp(rel: str, declared: list[str]) -> bool:
+    """Inside `.<out name>.<random>.tmp` beside a declared out: an atomic write in progress."""
+    parts = Path(rel).parts
+    for i, part in enumerate(parts):
+        parent = "/".join(parts[:i])
+        if any(part.startswith(f".{Path(d).name}.") and part.endswith(".tmp") and
+               parent == os.path.dirname(d) for d in declared):
+            return True
+    return False
 
 
 def test_every_file_a_stage_reads_is_declared_or_keyed(smoke_repo):

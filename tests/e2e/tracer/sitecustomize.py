@@ -36,7 +36,10 @@ if _DIR and _STAGE:
                 writes = any(c in mode for c in "wax+")
             else:
                 writes = bool(isinstance(flags, int) and flags & _WRITE_FLAGS)
-            path = os.path.abspath(os.fsdecode(args[0]))
+            path = os.fsdecode(args[0])
+            if not os.path.isabs(path) and not os.path.exists(path):
+                return         # relative to a directory fd (shutil.rmtree): that dir has its own record
+            path = os.path.abspath(path)
             _seen[path] = _seen.get(path, set()) | {"w" if writes else "r"}
         except Exception:      # a tracer never changes what the traced program does
             pass
