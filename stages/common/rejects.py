@@ -34,4 +34,26 @@ def funnel(rows_in: int, kept: pl.DataFrame | int, rejected: pl.DataFrame, **ext
         raise AssertionError(f"row conservation broken: in={rows_in} kept={n_kept} "
                              f"rejected={rejected.height}")
     return {"rows_in": rows_in, "rows_kept": n_kept, "rows_rejected": rejected.height,
-            "rejected_by_rule": by_rule, **extra}
+            "rejected_by_rule": by_rule, "rejected_examples": examples(rejected), **extra}
+
+
+def examples(rejected: pl.DataFrame, per_rule: int = 3, chars: int = 160) -> dict:
+    """A few rejected rows per rule (id, detail, text excerpt) for the report, so a user tuning a
+    threshold sees what it removes without opening rejected.parquet."""
+    if not rejected.height:
+        return {}
+    first = rejected.group_by("rule", maintain_order=True).head(per_rule)
+    return {rule: [{"id": r["id"], "detail": (r["detail"] or "")[:chars], "text": _excerpt(r["record"], chars)}
+                   for r in first.filter(pl.col("rule") == rule).iter_rows(named=True)]
+            for rule in sorted(set(first["rule"]))}
+
+
+def _excerpt(record: str | None, chars: int) -> str:
+    """The row's text fields (or the raw line) as one short string."""
+    try:
+        obj = json.loads(record or "")
+    except ValueError:
+        return (record or "")[:chars]
+    if isinstance(obj, dict):
+        obj = " | ".join(str(obj[k]) for k in ("prompt", "response", "chosen", "rejected", "text") if obj.get(k))
+    return str(obj)[:chars]

@@ -115,9 +115,22 @@ def data_funnel(r: ReportInputs) -> Section:
     blocks: list = [Table(["stage", "rows in", "kept", "rejected", "rejected by rule"], rows,
                           [False, True, True, True, False])]
     blocks += dedup_blocks(r.dedup) + contamination_blocks(r.contamination)
+    blocks += rejected_examples(ran)
     if ran:
         blocks.append(Figure("funnel", figures.funnel(ran), "Rows kept and rejected per data stage"))
     return Section("Data", blocks)
+
+
+def rejected_examples(ran: dict[str, dict]) -> list:
+    """A few rejected rows per rule of every data stage (from its metrics file)."""
+    rows = [[stage, rule, f"`{e.get('id')}`", _short(e.get("detail"), 100), _short(e.get("text"), 120)]
+            for stage, m in ran.items() for rule, ex in sorted((m.get("rejected_examples") or {}).items())
+            for e in ex]
+    if not rows:
+        return []
+    return [Details("Rejected rows: a few per rule of every data stage (all of them: "
+                    "`data/<stage>/rejected.parquet`)",
+                    [Table(["stage", "rule", "row", "detail", "text"], rows)])]
 
 
 def dedup_blocks(d: dict | None) -> list:
@@ -129,6 +142,7 @@ def dedup_blocks(d: dict | None) -> list:
                      f"and {fmt(d.get('near_dropped'))} near duplicates")
     if d.get("size_histogram"):
         parts.append("cluster sizes " + ", ".join(f"{k}: {v}" for k, v in d["size_histogram"].items()))
+    parts.append("every member: `data/dedup/clusters.parquet`; benchmark hits: `data/dedup/contamination.parquet`")
     blocks: list = [Text(" · ".join(parts))]
     pairs = d.get("example_pairs") or []
     if pairs:

@@ -95,3 +95,15 @@ def test_recipe_clusters_name_the_users_ids(ws):
     assert by_member["copy1"] == "exact" and by_member["reword2"] == "near"
     rep_of = {r["source_id"]: r["cluster_id"] for r in clusters.iter_rows(named=True)}
     assert rep_of["reword5"] == rep_of["u5"] and rep_of["copy4"] == rep_of["u4"]
+
+
+def test_metrics_carry_a_few_rejected_rows_per_rule_for_the_report(ws):
+    from stages.report.sections import rejected_examples
+
+    m = json.loads((ws / "reports/metrics/dedup.json").read_text())
+    ex = m["rejected_examples"]
+    assert set(ex) == {"exact_duplicate", "near_duplicate"} and all(1 <= len(v) <= 3 for v in ex.values())
+    near = ex["near_duplicate"][0]
+    assert near["detail"].startswith("near duplicate of mydata:") and "In all, how many" in near["text"]
+    table = rejected_examples({"dedup": m})[0].blocks[0]
+    assert [r[1] for r in table.rows].count("near_duplicate") == len(ex["near_duplicate"])
