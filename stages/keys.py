@@ -38,19 +38,19 @@ def stage_entries(dvc_yaml: Path = DVC_YAML) -> dict[str, str]:
 
 def _model_inputs(cfg: Any, h: Hasher) -> dict:
     m = cfg.model
-    out = {"source": reference(m.source, h, m.get("revision"))}
+    out = {"source": reference(m.source, h, m.get("revision"), "model.revision")}
     if m.get("tokenizer_source"):
-        out["tokenizer_source"] = reference(m.tokenizer_source, h, m.get("revision"))
+        out["tokenizer_source"] = reference(m.tokenizer_source, h, m.get("revision"), "model.revision")
     return out
 
 
 def _ingest_inputs(cfg: Any, h: Hasher) -> dict:
     out = {}
-    for src in params.to_dict(cfg.data.sources):
+    for i, src in enumerate(params.to_dict(cfg.data.sources)):
         kind, path = src.get("kind"), src.get("path")
         if kind in ("file", "package", "hf") and path:
             ref = {"file": path, "package": f"package:{path}", "hf": f"hf:{path}"}[kind]
-            out[src["name"]] = reference(ref, h, src.get("revision"))
+            out[src["name"]] = reference(ref, h, src.get("revision"), f"data.sources[{i}].revision")
     return out
 
 

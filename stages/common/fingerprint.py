@@ -65,12 +65,23 @@ def package_version(spec: str) -> dict:
     return {"package": module, "version": md.version(dists[0])}
 
 
-def reference(ref: str, hasher: Hasher, revision: str | None = None) -> dict:
-    """The key of one source string (data.sources, model.source, benchmark sources)."""
+class UnpinnedError(ValueError):
+    pass
+
+
+def reference(ref: str, hasher: Hasher, revision: str | None = None, where: str = "") -> dict:
+    """The key of one source string (data.sources, model.source, benchmark sources).
+
+    A hub repo without a revision can change under the same key, so it is an error when
+    `where` names the key to set; without `where` it is keyed as "unpinned".
+    """
     kind, sep, rest = ref.partition(":")
     if sep and kind in ("package", "pkg", "gguf"):
         return package_version(rest)
     if sep and kind == "hf":
+        if not revision and where:
+            raise UnpinnedError(f"{ref}: a hub source needs a pinned revision (a commit sha) so the "
+                                f"cache can tell when it changes; set {where}")
         return {"hf": rest, "revision": revision or "unpinned"}
     if sep and kind in ("random", "generator"):
         return {}

