@@ -151,3 +151,19 @@ def test_datasets_without_a_local_copy_needs_a_pinned_revision(tmp_path):
         materialise("x/test.jsonl", {"hf": "someone/x", "split": "test"}, tmp_path)
     with pytest.raises(FileNotFoundError, match="no local copy"):
         materialise("x/test.jsonl", {}, tmp_path)
+
+
+def test_datasets_fetches_from_the_hub_path_when_there_is_no_local_copy(tmp_path, monkeypatch):
+    """A fresh machine: no local copy, so the `hf:` entry is loaded (here a local dataset dir,
+    which `datasets.load_dataset` reads the same way offline) and only the listed fields kept."""
+    from stages.datasets import materialise
+
+    repo = tmp_path / "hub_repo"
+    repo.mkdir()
+    (repo / "test.jsonl").write_text("".join(json.dumps({"question": f"q{i}", "answer": f"#### {i}",
+                                                         "extra": i}) + "\n" for i in range(5)))
+    monkeypatch.setenv("LMFORGE_SHARED_DATASETS", str(tmp_path / "no_local_copy"))
+    spec = {"hf": str(repo), "split": "test", "revision": "main", "fields": ["question", "answer"]}
+    assert materialise("toy/test.jsonl", spec, tmp_path / "out") == f"hf:{repo}@main"
+    rows = [json.loads(x) for x in (tmp_path / "out/toy/test.jsonl").read_text().splitlines()]
+    assert rows[0] == {"question": "q0", "answer": "#### 0"} and len(rows) == 5
