@@ -24,6 +24,10 @@ def sampling(cfg: Any, stop: tuple[str, ...], seed: int) -> SamplingParams:
 
 def evaluate(bench_name: str, cfg: Any, engine: Engine, seed: int) -> tuple[list[dict], dict]:
     """(per-sample rows, metrics) for one benchmark on one engine."""
+    if cfg.get("harness"):               # an lm-eval task: lm-eval drives the engine
+        from stages.eval.benchmarks import harness
+
+        return harness.evaluate(bench_name, cfg, engine, seed)
     bench = get(bench_name)
     params = sampling(cfg, bench.stop, seed)
     tasks = bench.load(cfg)

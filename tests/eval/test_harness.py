@@ -126,8 +126,6 @@ def test_the_params_example_block_is_valid():
     harness.check("arc_easy", OmegaConf.create(block))
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError, reason="stages/eval/runner.py does not yet route "
-                   "`harness:` blocks to stages.eval.benchmarks.harness.evaluate")
 def test_the_eval_runner_runs_a_harness_block(engine):
     from stages.eval.runner import evaluate
 
