@@ -129,5 +129,5 @@ def test_tracer_sees_the_inputs_it_must(smoke_repo):
     reads = _reads(smoke_repo)
     ws = str(smoke_repo.resolve())
     assert any(p.startswith(ws) and "/data/datasets/gsm8k/" in p for p in reads["eval@base-gsm8k"])
-    assert any(p.endswith("stages/scoring/extract.py") for p in reads["train"])
-    assert any("/data/format/" in p for p in reads["train"])
+    assert any(p.startswith(ws) and "/data/datasets/math500/" in p for p in reads["dedup"])
+    assert any(p.startswith(ws) and "/data/format/sft/" in p for p in reads["train"])
