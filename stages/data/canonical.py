@@ -11,17 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from stages.common.rejects import reject
-from stages.data.sources import CANONICAL, READERS, Ingested, SourceError
+from stages.data.sources import CANONICAL, READERS, Ingested, SourceError, lookup
 from stages.scoring.extract import canonical_number, gsm8k_strict, normalize_number
-
-
-def _lookup(record: dict, dotted: str) -> tuple[bool, Any]:
-    cur: Any = record
-    for part in dotted.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return False, None
-        cur = cur[part]
-    return True, cur
 
 
 def _as_text(value: Any) -> str | None:
@@ -46,7 +37,7 @@ def map_record(record: Any, fields: dict[str, str]) -> tuple[dict | None, tuple[
         return None, ("wrong_type", f"record is a {type(record).__name__}, expected an object")
     row: dict[str, Any] = {c: None for c in CANONICAL}
     for column, source_field in fields.items():
-        found, value = _lookup(record, source_field)
+        found, value = lookup(record, source_field)
         if not found:
             return None, ("missing_field", f"field {source_field!r} (for {column}) not in record")
         try:

@@ -148,7 +148,8 @@ def _depth_over(value: Any, limit: int) -> bool:
     return False
 
 
-def _mapped(record: dict, dotted: str) -> tuple[bool, Any]:
+def lookup(record: dict, dotted: str) -> tuple[bool, Any]:
+    """(found, value) of a field mapping's source field, a dotted path for nested fields."""
     cur: Any = record
     for part in dotted.split("."):
         if not isinstance(cur, dict) or part not in cur:
@@ -165,7 +166,7 @@ def screen(record: Any, fields: dict[str, str]) -> tuple[str, str] | None:
     if not isinstance(record, dict):
         return None
     for column, field_name in fields.items():
-        found, value = _mapped(record, field_name)
+        found, value = lookup(record, field_name)
         if not found:
             continue
         if isinstance(value, float) and not math.isfinite(value):
