@@ -10,6 +10,7 @@ command, when the committed lock no longer matches the code or params (tests/e2e
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -22,9 +23,18 @@ REPO = Path(__file__).resolve().parents[1]
 PROFILE = "profile=ci"
 
 
+def _env() -> dict:
+    """The run reads this checkout's local copy of the reference datasets, when it has one."""
+    local = REPO.parent / "shared" / "datasets"
+    env = dict(os.environ)
+    if "LMFORGE_SHARED_DATASETS" not in env and local.is_dir():
+        env["LMFORGE_SHARED_DATASETS"] = str(local)
+    return env
+
+
 def _run(cmd: list[str], cwd: Path) -> None:
     print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, cwd=cwd, check=True)
+    subprocess.run(cmd, cwd=cwd, check=True, env=_env())
 
 
 def workspace(dest: Path) -> Path:
