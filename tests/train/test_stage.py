@@ -13,7 +13,7 @@ from train_workspace import make_workspace, run_stage
 OFFLINE_STEPS = ["train.max_steps=16", "train.save_steps=8", "train.eval_steps=0", "train.logging_steps=1"]
 PREF = {"dpo": ["train.lr=3e-3", "train.beta=0.1"], "kto": ["train.lr=3e-3", "train.beta=0.1"],
         "orpo": ["train.lr=1e-2", "train.beta=1.0"]}   # ORPO's SFT term needs the larger step
-RL = ["train.max_steps=15", "train.save_steps=15", "train.lr=3e-3", "train.reward=[{name: exact}]",
+RL = ["train.max_steps=30", "train.save_steps=30", "train.lr=3e-3", "train.reward=[{name: exact}]",
       "train.data.max_response_length=3", "train.val_rows=10", "train.rollout.n=8",
       "train.data.train_batch_size=8", "train.actor.ppo_mini_batch_size=8",
       "train.actor.ppo_micro_batch_size_per_gpu=64"]
