@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 PROMPT = 'import math\n\n\ndef add(a, b):\n    """Return a + b."""\n'
 TESTS = '''
