@@ -86,9 +86,17 @@ def _datasets_inputs(cfg: Any, h: Hasher) -> dict:
     return out
 
 
+def _winrate_inputs(cfg: Any, h: Hasher) -> dict:
+    """The reward model that judges the win rate (none: the stage is skipped)."""
+    from stages.eval.winrate import rm_dir
+
+    rm = cfg.eval.get("winrate", {}).get("rm")
+    return {"rm": {"path": str(rm), "sha256": h.path(rm_dir(rm))}} if rm else {}
+
+
 INPUTS: dict[str, Callable[[Any, Hasher], dict]] = {
     "model": _model_inputs, "ingest": _ingest_inputs, "dedup": _dedup_inputs,
-    "datasets": _datasets_inputs,
+    "datasets": _datasets_inputs, "winrate": _winrate_inputs,
 }
 
 
