@@ -1,42 +1,50 @@
-"""Write the reference datasets from the HF hub in the layout of ../shared/datasets.
+"""Fill a local copy of the reference datasets (the layout of ../shared/datasets) from the hub.
 
     python scripts/fetch_datasets.py ../shared/datasets      # CI runners, fresh machines
 
-Eval and decontamination read these files (params: eval.benchmarks.*.source,
-data.decontam.benchmarks). Needs network access to huggingface.co.
+Every benchmark file with an `hf:` entry in params/eval/benchmarks/*.yaml (`files:`), at its
+pinned revision, written as the `datasets` stage would write it; plus the training sets the data
+params read from the local copy (TRAINING). Needs network access to huggingface.co.
 """
 from __future__ import annotations
 
-import gzip
-import json
 import sys
 from pathlib import Path
 
-SETS = [  # (hub id, config, split, data_dir, file, fields kept)
-    ("openai/gsm8k", "main", "train", None, "gsm8k/train.jsonl", ["question", "answer"]),
-    ("openai/gsm8k", "main", "test", None, "gsm8k/test.jsonl", ["question", "answer"]),
-    ("HuggingFaceH4/MATH-500", None, "test", None, "math500/test.jsonl",
-     ["problem", "solution", "answer", "subject", "level", "unique_id"]),
-    ("Anthropic/hh-rlhf", None, "test", "harmless-base", "hh-rlhf/harmless-base-test.jsonl.gz",
-     ["chosen", "rejected"]),
-]
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from stages.datasets import _from_hub  # noqa: E402  (needs the sys.path entry above)
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "params" / "eval" / "benchmarks"
+TRAINING = {  # file -> hub spec (the params/data/*.yaml sources that read the local copy)
+    "hh-rlhf/harmless-base-test.jsonl.gz": {"hf": "Anthropic/hh-rlhf", "split": "test",
+                                            "data_dir": "harmless-base", "fields": ["chosen", "rejected"]},
+}
+
+
+def hub_files() -> dict[str, dict]:
+    out = {}
+    for path in sorted(BENCHMARKS.glob("*.yaml")):
+        for name, spec in (yaml.safe_load(path.read_text()).get("files") or {}).items():
+            if spec.get("hf"):
+                out[f"{path.stem}/{name}"] = spec
+    return {**out, **TRAINING}
 
 
 def main(root: Path) -> None:
-    import datasets
-
-    for hub_id, config, split, data_dir, rel, fields in SETS:
+    for rel, spec in hub_files().items():
         out = root / rel
         if out.exists():
             print(f"{out}: present")
             continue
-        ds = datasets.load_dataset(hub_id, config, split=split, data_dir=data_dir)
-        lines = "".join(json.dumps({f: row[f] for f in fields}, ensure_ascii=False) + "\n" for row in ds)
+        # A training set has no pin here (its params read the local copy): take the hub's head.
+        data = _from_hub(rel, {"revision": "main", **spec})
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + ".tmp")
-        tmp.write_bytes(gzip.compress(lines.encode()) if rel.endswith(".gz") else lines.encode())
+        tmp.write_bytes(data)
         tmp.replace(out)
-        print(f"{out}: {len(ds)} rows from {hub_id}")
+        print(f"{out}: from {spec['hf']}@{spec.get('revision', 'main')}")
 
 
 if __name__ == "__main__":

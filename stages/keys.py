@@ -55,34 +55,36 @@ def _ingest_inputs(cfg: Any, h: Hasher) -> dict:
 
 
 def _dedup_inputs(cfg: Any, h: Hasher) -> dict:
-    out = {}
-    for name, spec in params.to_dict(cfg.data.decontam.benchmarks).items():
-        path = str(spec["path"])
-        if path.startswith("pkg:") or path.startswith("/"):
-            out[name] = reference(path, h)
-    return out
+    """Benchmark test sources decontamination reads from outside paths.datasets."""
+    return {name: _bench_inputs({"source": b["source"], "revision": b.get("revision")}, h)
+            for name, b in params.to_dict(cfg.eval.benchmarks).items() if b.get("decontam")}
 
 
 def _bench_inputs(bench: dict, h: Hasher) -> dict:
+    """A benchmark's sources outside paths.datasets, and an lm-eval task's own YAML dir."""
     out = {}
     for key in ("source", "fewshot_source"):
         ref = bench.get(key)
         if ref and not (ref.startswith("local:") and not ref[6:].startswith("/")):
             out[key] = reference(ref, h, bench.get("revision"))
+    if bench.get("include_path"):
+        out["include_path"] = {"path": bench["include_path"], "sha256": h.path(Path(bench["include_path"]))}
     return out
 
 
 def _datasets_inputs(cfg: Any, h: Hasher) -> dict:
-    """The local copy's content when there is one, else what the hub or a package would give."""
+    """Per benchmark file: the local copy's content when there is one, else what its package or
+    the hub would give."""
     out = {}
-    for rel, spec in params.to_dict(cfg.get("datasets") or {}).items():
-        local = shared_datasets() / rel
-        if local.exists():
-            out[rel] = {"sha256": h.path(local)}
-        elif spec.get("package"):
-            out[rel] = reference(f"package:{spec['package']}", h)
-        else:
-            out[rel] = {k: spec.get(k) for k in ("hf", "config", "split", "data_dir", "revision")}
+    for name, bench in params.to_dict(cfg.eval.benchmarks).items():
+        for f, spec in (bench.get("files") or {}).items():
+            rel, local = f"{name}/{f}", shared_datasets() / name / f
+            if local.exists():
+                out[rel] = {"sha256": h.path(local)}
+            elif spec.get("package"):
+                out[rel] = reference(f"package:{spec['package']}", h)
+            else:
+                out[rel] = {k: spec.get(k) for k in ("hf", "config", "split", "data_dir", "revision")}
     return out
 
 

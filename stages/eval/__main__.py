@@ -1,4 +1,4 @@
-"""The eval stage: python -m stages.eval --model {base,policy} --bench {gsm8k,math500,humaneval}
+"""The eval stage: python -m stages.eval --model {base,policy} --bench <a key of eval.benchmarks>
 
 (The stage module is stages/eval/__main__.py: a `stages/eval.py` would be shadowed by this
 package.) One cell of dvc.yaml's eval matrix. Reads params `eval` (engine, batch_size,
@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> None:
             io.write_jsonl(rows, out / "samples.jsonl")
             io.write_json(config, out / "config.json")
         io.write_json(metrics, Path(cfg.paths.metrics) / "eval" / f"{cell}.json")
-        io.write_json({"model": args.model, "bench": args.bench, **item_outcomes(rows)},
+        io.write_json({"model": args.model, "bench": args.bench,
+                       **item_outcomes(rows, metrics.get("headline"))},
                       Path(cfg.paths.metrics) / "items" / f"{cell}.json")
         run.summary(metrics)
 

@@ -1,49 +1,22 @@
-"""Benchmark rows from a `source` string, and the seeded subset a quick run evaluates.
+"""Benchmark rows from a `source` location, and the seeded subset a quick run evaluates.
 
-    local:gsm8k/test.jsonl      a reference file, materialised by the `datasets` stage (stages.common.shared)
-    /abs/path/test.jsonl        any file (jsonl / json / parquet / csv, optionally .gz)
-    hf:openai/gsm8k             a hub dataset (+ `hf_config`, `split` keys)
-
-Eval data must be whole: a malformed line is an error naming file and line (a benchmark
-with silently dropped rows is a different benchmark), unlike ingest's quarantine.
+Locations are resolved by stages.data.sources.locate, as ingest and decontamination resolve
+theirs (`local:<bench>/<file>`, `package:<pkg>/<file>`, `hf:<id>`, a path). Eval data must be
+whole: a malformed line is an error naming file and line.
 """
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Any
 
-from stages.common.shared import dataset_file
 
+def load_rows(source: str, hf_config: str | None = None, split: str | None = None,
+              revision: str | None = None) -> list[dict]:
+    from stages.data.sources import read_whole
 
-def resolve_local(ref: str) -> Path:
-    return dataset_file(ref)
-
-
-def load_rows(source: str, hf_config: str | None = None, split: str | None = None) -> list[dict]:
-    from stages.data.sources import READERS
-
-    kind, sep, ref = source.partition(":")
-    if not sep and source.startswith("/"):
-        kind, ref = "local", source
-    if kind == "local":
-        path = resolve_local(ref)
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: benchmark source {source!r} not found "
-                                    "(set LMFORGE_SHARED_DATASETS, or use an hf: source)")
-        records, where = READERS.get("file")({"path": str(path)}), str(path)
-    elif kind == "hf":
-        records = READERS.get("hf")({"path": ref, "config": hf_config, "split": split or "test"})
-        where = f"hf:{ref}"
-    else:
-        raise ValueError(f"benchmark source {source!r}: expected local:<path>, /abs/path or hf:<id>")
-    rows = []
-    for lineno, record, _raw, problem in records:
-        if problem is not None:
-            raise ValueError(f"{where}:{lineno}: {problem[0]} ({problem[1]})")
-        rows.append(record)
+    rows = read_whole(source, hf_config, split, revision)
     if not rows:
-        raise ValueError(f"{where}: no rows")
+        raise ValueError(f"{source}: no rows")
     return rows
 
 

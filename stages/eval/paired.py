@@ -95,8 +95,9 @@ def significant(result: Mapping, alpha: float = ALPHA) -> bool:
 
 # ---- per-item outcomes: what the eval stage writes, and scores per metric read from them ----
 
-def item_outcomes(rows: Sequence[Mapping]) -> dict:
-    """Per-sample rows -> {"ids", "n_samples", "correct": {column: [correct samples per item]}}.
+def item_outcomes(rows: Sequence[Mapping], headline: str | None = None) -> dict:
+    """Per-sample rows -> {"ids", "n_samples", "headline", "correct": {column: [correct samples
+    per item]}}. `headline`: the metric block whose column is plain `correct` (gsm8k: strict).
 
     Every boolean `correct*` column is counted (gsm8k: `correct` strict, `correct_flexible`).
     Counts, not scores, so any metric (accuracy, pass@k) can be derived again later.
@@ -119,19 +120,20 @@ def item_outcomes(rows: Sequence[Mapping]) -> dict:
     per_item = set(samples.values())
     if len(per_item) > 1:
         raise ValueError(f"items have different sample counts {sorted(per_item)}; pass@k needs one n")
-    return {"ids": order, "n_samples": per_item.pop() if per_item else 1,
+    return {"ids": order, "n_samples": per_item.pop() if per_item else 1, "headline": headline,
             "correct": {col: [c.get(i, 0) for i in order] for col, c in sorted(counts.items())}}
 
 
 def item_scores(outcomes: Mapping, metric: str) -> dict[str, float]:
     """{item id: score} for a report metric name: `strict`, `flexible`, `accuracy`, `pass@k`,
     `<block>/pass@k`. A block reads column `correct_<block>`; the headline (`accuracy`,
-    `pass@k`, gsm8k's `strict`) reads `correct`. KeyError when the outcomes lack it."""
+    `pass@k`, the benchmark's first extractor, e.g. gsm8k's `strict`) reads `correct`. KeyError when the outcomes lack it."""
     block, _, key = metric.rpartition("/")
     if not block and not key.startswith("pass@"):
         block, key = key, "accuracy"
     cols = outcomes["correct"]
-    col = f"correct_{block}" if block not in HEADLINE else "correct"
+    headline = block in HEADLINE or block == outcomes.get("headline")
+    col = "correct" if headline else f"correct_{block}"
     if col not in cols:
         raise KeyError(f"{metric}: no `{col}` column in the item outcomes (have {sorted(cols)})")
     n = int(outcomes["n_samples"])

@@ -7,11 +7,34 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from stages.common import params
 from stages.eval.benchmarks import get
 from stages.eval.engines import Engine, SamplingParams
 
+# The keys a benchmark block may hold, per scorer (defaults live in params/eval/benchmarks/).
+COMMON = ("scorer", "version", "files", "source", "hf_config", "split", "revision", "limit",
+          "subset_seed", "max_new_tokens", "temperature", "top_p", "n_samples", "stop",
+          "decontam", "reward", "data_sources")
+KEYS = {
+    "answer": (*COMMON, "id_field", "chat", "instruction", "gold", "gold_extract", "extractors",
+               "compare", "group_by", "fewshot_source", "fewshot_split", "n_shot", "verify_timeout_s"),
+    "code": (*COMMON, "k", "timeout_s", "memory_mb", "workers"),
+}
 
-def sampling(cfg: Any, stop: tuple[str, ...], seed: int) -> SamplingParams:
+
+def check(name: str, cfg: Any) -> None:
+    """An unknown key in `eval.benchmarks.<name>` fails before any model loads, naming the
+    nearest valid key (a typo in a block would otherwise silently change nothing)."""
+    scorer = cfg.get("scorer")
+    if scorer not in KEYS:
+        raise KeyError(f"eval.benchmarks.{name}.scorer: {scorer!r}; valid: {', '.join(KEYS)} "
+                       "(or `harness: <lm-eval task>`)")
+    block = params.to_dict(cfg)
+    params.check_keys(block, {**dict.fromkeys(KEYS[scorer]), "files": {"*": None}},
+                      f"eval.benchmarks.{name}")
+
+
+def sampling(cfg: Any, seed: int) -> SamplingParams:
     n = int(cfg.n_samples)
     temperature = float(cfg.temperature)
     if n > 1 and temperature <= 0:
@@ -19,7 +42,7 @@ def sampling(cfg: Any, stop: tuple[str, ...], seed: int) -> SamplingParams:
                          "samples: set eval.benchmarks.<bench>.temperature > 0 (e.g. 0.8)")
     return SamplingParams(max_new_tokens=int(cfg.max_new_tokens), temperature=temperature,
                           top_p=float(cfg.get("top_p", 1.0)), n=n,
-                          stop=tuple(stop) + tuple(cfg.get("stop") or ()), seed=seed)
+                          stop=tuple(cfg.get("stop") or ()), seed=seed)
 
 
 def evaluate(bench_name: str, cfg: Any, engine: Engine, seed: int) -> tuple[list[dict], dict]:
@@ -28,16 +51,18 @@ def evaluate(bench_name: str, cfg: Any, engine: Engine, seed: int) -> tuple[list
         from stages.eval.benchmarks import harness
 
         return harness.evaluate(bench_name, cfg, engine, seed)
-    bench = get(bench_name)
-    params = sampling(cfg, bench.stop, seed)
-    tasks = bench.load(cfg)
+    check(bench_name, cfg)
+    scorer = get(cfg.scorer)
+    sampled = sampling(cfg, seed)
+    tasks = scorer.load(bench_name, cfg)
     t0 = time.perf_counter()
-    comps = engine.generate([t.prompt for t in tasks], params)
+    comps = engine.generate([t.prompt for t in tasks], sampled)
     gen_seconds = time.perf_counter() - t0
     t1 = time.perf_counter()
-    rows, metrics = bench.score(tasks, comps, cfg)
+    rows, metrics = scorer.score(tasks, comps, cfg)
     new_tokens = sum(sum(c.new_tokens) for c in comps)
-    metrics.update({"n": len(tasks), "n_samples": params.n, "generate_seconds": round(gen_seconds, 2),
+    metrics.update({"n": len(tasks), "n_samples": sampled.n, "version": cfg.get("version"),
+                    "generate_seconds": round(gen_seconds, 2),
                     "score_seconds": round(time.perf_counter() - t1, 2), "new_tokens": new_tokens,
                     "tokens_per_second": round(new_tokens / gen_seconds, 2) if gen_seconds else None,
                     "truncated": sum(f == "length" for c in comps for f in c.finish)})

@@ -10,26 +10,23 @@ exact.py, learned.py. `train.reward` in params is a weighted sum of named reward
     reward: [{name: gsm8k, weight: 1.0}, {name: format, weight: 0.1}]
     reward: [{name: length, weight: -0.1, max_chars: 400}]     # extra keys -> `extra`
 
-`compute_score` is the entry verl's `custom_reward_function` calls (verl/reward_fn.py).
+`compute_score` is the entry verl's `custom_reward_function` calls (verl/reward.py).
+Without a weighted spec, a row's `data_source` picks its reward from the benchmark files
+(params/eval/benchmarks/*.yaml: `reward` and `data_sources`), which the `datasets` stage
+gathers into paths.datasets/rewards.json: data, not an if/elif.
 """
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from stages.common.registry import Registry
 
 RewardFn = Callable[[str, "str | None", dict], float]
 REWARDS: Registry[RewardFn] = Registry("reward", "train.reward[].name")
-
-# The reward a verl `data_source` gets when no weighted spec is given: data, not an if/elif.
-DATA_SOURCE_REWARD = {
-    "gsm8k": "gsm8k", "openai/gsm8k": "gsm8k", "arithmetic": "gsm8k",
-    "math": "math", "math500": "math", "HuggingFaceH4/MATH-500": "math", "lighteval/MATH": "math",
-    "humaneval": "code", "openai_humaneval": "code",
-}
-
 
 def load_all() -> None:
     """Import every reward module in this package so each registers itself."""
@@ -61,18 +58,34 @@ def weighted(spec: Iterable[Any]) -> RewardFn:
     return total
 
 
-def for_data_source(data_source: str) -> RewardFn:
-    if data_source not in DATA_SOURCE_REWARD:
+def default_table() -> dict[str, str]:
+    """The workspace's rewards.json (the `datasets` stage), else the repo's benchmark files."""
+    import yaml
+
+    from stages.common.shared import REPO_PARAMS, datasets_dir, reward_table
+
+    written = datasets_dir() / "rewards.json"
+    if written.exists():
+        return json.loads(written.read_text())
+    files = sorted(Path(REPO_PARAMS / "eval" / "benchmarks").glob("*.yaml"))
+    return reward_table({f.stem: yaml.safe_load(f.read_text()) or {} for f in files})
+
+
+def for_data_source(data_source: str, table: dict[str, str] | None = None) -> RewardFn:
+    table = default_table() if table is None else table
+    if data_source not in table:
         raise KeyError(f"no default reward for data_source {data_source!r}; known: "
-                       f"{', '.join(sorted(DATA_SOURCE_REWARD))}; or set train.reward")
-    return get(DATA_SOURCE_REWARD[data_source])
+                       f"{', '.join(sorted(table))} (a benchmark's `data_sources`); or set train.reward")
+    return get(table[data_source])
 
 
 def compute_score(data_source: str, solution_str: str, ground_truth: str | None,
-                  extra_info: dict | None = None, reward: list | None = None, **_: Any) -> float:
-    """verl's custom_reward_function signature. `reward` (a weighted spec, passed through
-    verl's `custom_reward_function.reward_kwargs`) overrides the data_source default."""
-    fn = weighted(reward) if reward else for_data_source(data_source)
+                  extra_info: dict | None = None, reward: list | None = None,
+                  defaults: dict | None = None, **_: Any) -> float:
+    """verl's custom_reward_function signature. `reward` (a weighted spec) overrides the
+    data_source default; `defaults` is the {data_source: reward} table (both arrive through
+    verl's `custom_reward_function.reward_kwargs`)."""
+    fn = weighted(reward) if reward else for_data_source(data_source, defaults)
     return float(fn(solution_str, ground_truth, dict(extra_info or {})))
 
 

@@ -12,12 +12,16 @@ wrong, so our accuracy is lm-eval's plus these). Text that is not a plain decima
 
 `last_boxed` is the MATH reference extractor (`last_boxed_only_string`): the last
 `\\boxed{...}` / `\\fbox{...}` with nested braces balanced, or `\\boxed 5`.
-Pure functions, no imports beyond `re` and `decimal`: cheap to call from reward workers.
+Pure functions, no heavy imports: cheap to call from reward workers. `EXTRACTORS` and `GOLD`
+name them for benchmark files (params/eval/benchmarks/*.yaml).
 """
 from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Callable
+
+from stages.common.registry import Registry
 
 STRICT_RE = re.compile(r"#### (\-?[0-9\.\,]+)")
 FLEXIBLE_RE = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
@@ -118,3 +122,22 @@ def last_boxed(text: str) -> str | None:
             if depth == 0:
                 return rest[1:i]
     return None  # unbalanced: the response was cut off inside the box
+
+
+def as_is(answer: str) -> str:
+    """A gold answer stored as the bare value."""
+    return answer.strip()
+
+
+# Named extractors a benchmark file picks (`extractors: {strict: gsm8k_strict, ...}`): a
+# response -> the answer text as written, or None when it gives none.
+EXTRACTORS: Registry[Callable[[str], "str | None"]] = Registry("extractor", "eval.benchmarks.<b>.extractors")
+EXTRACTORS.register("gsm8k_strict")(gsm8k_strict)      # the first `#### N` line
+EXTRACTORS.register("last_number")(gsm8k_flexible)     # the last number in the text
+EXTRACTORS.register("last_boxed")(last_boxed)          # the last \boxed{...}
+EXTRACTORS.register("whole")(as_is)                    # the whole response, stripped
+
+# How a gold answer is read from its row field (`gold_extract`).
+GOLD: Registry[Callable[[str], str]] = Registry("gold extractor", "eval.benchmarks.<b>.gold_extract")
+GOLD.register("gsm8k_gold")(gsm8k_gold)
+GOLD.register("as_is")(as_is)

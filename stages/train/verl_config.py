@@ -72,10 +72,13 @@ def _abs(path: str | Path) -> str:
 
 def opts(train: Any) -> dict:
     """`train.verl` (cluster shape, rollout engine, raw overrides) over the defaults."""
+    from stages.common import params
+
     given = OmegaConf.to_container(train.verl, resolve=True) if "verl" in train else {}
-    unknown = set(given) - set(OPTS)
-    if unknown:
-        raise VerlConfigError(f"train.verl: unknown key(s) {sorted(unknown)}; valid: {sorted(OPTS)}")
+    try:
+        params.check_keys(given, OPTS, "train.verl")
+    except KeyError as e:
+        raise VerlConfigError(e.args[0]) from None
     return {**OPTS, **given}
 
 
@@ -174,6 +177,11 @@ def _rl(cfg: Any) -> list[tuple[str, Any, str]]:
     if t.get("reward"):
         out.append(("reward.custom_reward_function.reward_kwargs.reward", _container(t.reward),
                     "train.reward"))
+    else:
+        from stages.rewards import default_table
+
+        out.append(("reward.custom_reward_function.reward_kwargs.defaults", default_table(),
+                    "eval.benchmarks.<b>.reward / data_sources"))
     return out
 
 

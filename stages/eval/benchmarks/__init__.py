@@ -1,12 +1,14 @@
-"""Benchmark registry: a benchmark is data (where its rows come from, how a row becomes a
-prompt, its stop strings) plus a scorer. One file per benchmark, registering itself:
+"""Scorers: a benchmark is data, one file in params/eval/benchmarks/ (its source, prompt,
+generation settings, stop strings, extractors), naming the scorer that turns its rows into
+tasks and its responses into scores. A scorer is written only when scoring is new:
 
-    @BENCHMARKS.register("gsm8k")
-    def _gsm8k() -> Benchmark: return Benchmark(load=..., score=..., stop=(...))
+    answer    extract an answer, compare with the gold (GSM8K, MATH-500, any such dataset)
+    code      run the program against its tests in the sandbox (HumanEval)
+    (harness: any lm-eval-harness task, when the block says `harness: <task>`)
 
-`load(cfg) -> list[Task]` reads `eval.benchmarks.<name>`; `score(tasks, completions, cfg)`
-returns (per-sample rows, metrics) and does no file I/O. Adding a benchmark is adding a file
-here and a `benchmarks.<name>` block in params/eval/*.yaml.
+One module per scorer registers itself: `SCORERS.register("answer")(lambda: Scorer(load, score))`.
+`load(name, cfg) -> list[Task]` reads `eval.benchmarks.<name>`; `score(tasks, completions, cfg)`
+returns (per-sample rows, metrics) and does no file I/O.
 """
 from __future__ import annotations
 
@@ -21,27 +23,26 @@ from stages.eval.engines import Completion, Prompt
 
 @dataclass
 class Task:
-    id: str                        # "<bench>:<row index in the source>"
+    id: str                        # the row's id field, else "<bench>:<row index in the source>"
     prompt: Prompt                 # chat messages or raw text
     gold: Any                      # what the scorer compares against (None for code)
     meta: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class Benchmark:
-    load: Callable[[Any], list[Task]]
+class Scorer:
+    load: Callable[[str, Any], list[Task]]
     score: Callable[[list[Task], list[Completion], Any], tuple[list[dict], dict]]
-    stop: tuple[str, ...] = ()     # always applied, besides the model's eos
 
 
-BENCHMARKS: Registry[Callable[[], Benchmark]] = Registry("benchmark", "eval.benchmarks / --bench")
+SCORERS: Registry[Callable[[], Scorer]] = Registry("scorer", "eval.benchmarks.<name>.scorer")
 
 
-def get(name: str) -> Benchmark:
-    """Import every module of this package (each registers one benchmark), then look up."""
+def get(scorer: str) -> Scorer:
+    """Import every module of this package (each registers its scorer), then look up."""
     for mod in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{mod.name}")
-    return BENCHMARKS.get(name)()
+    return SCORERS.get(scorer)()
 
 
 def sample_row(task: Task, comp: Completion, j: int) -> dict:

@@ -26,7 +26,7 @@ from stages.eval import data
 from stages.eval.metrics import grouped, mean_ci
 
 # Every key an `eval.benchmarks.<name>` block with `harness:` may hold; anything else fails.
-KEYS = {"harness", "include_path", "metric", "filter", "limit", "subset_seed", "num_fewshot",
+KEYS = {"harness", "version", "include_path", "metric", "filter", "limit", "subset_seed", "num_fewshot",
         "apply_chat_template", "max_new_tokens", "temperature", "top_p", "n_samples", "stop"}
 
 

