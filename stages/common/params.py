@@ -6,6 +6,7 @@ A section comes back read-only and in struct mode, so a typo in a key fails loud
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +39,27 @@ def to_dict(cfg: Any) -> Any:
     return cfg
 
 
+@dataclass(frozen=True)
+class Alias:
+    """A schema entry for a name the section does not take but a user may well write (another
+    library's name for one of its keys, e.g. TRL's `learning_rate` for `train.lr`): using it,
+    or a typo of it, fails naming the key to write instead."""
+    key: str             # the section's own key
+    note: str = ""       # e.g. "TRL's learning_rate is train.lr"
+
+
 def check_keys(section: Any, schema: Any, where: str) -> Any:
     """Fail on a key the code does not read, naming the nearest valid one; returns `section`.
 
     `schema`: a collection of key names, a dataclass (its fields), or a dict of key -> sub-schema
     (None: any value; `"*"` as the only key: every key of the section takes that sub-schema),
-    or `[sub]`: a list each item of which takes `sub`. Keys only, never defaults: those live
-    in params/.
+    or `[sub]`: a list each item of which takes `sub`, or a function of the section returning
+    its schema (the keys depend on a value, e.g. `train.trainer`); an `Alias` value marks a
+    name that is not a key but points at one. Keys only, never defaults: those live in params/.
+    A level's own keys are checked before the levels below it.
     """
+    if callable(schema) and not hasattr(schema, "__dataclass_fields__"):
+        schema = schema(section)
     if isinstance(schema, list) and isinstance(section, list):
         for i, item in enumerate(section):
             check_keys(item, schema[0], f"{where}[{i}]")
@@ -60,19 +74,25 @@ def check_keys(section: Any, schema: Any, where: str) -> Any:
         for k, v in section.items():
             check_keys(v, schema["*"], f"{where}.{k}")
         return section
+    valid = sorted(str(k) for k, v in schema.items() if not isinstance(v, Alias))
+    for k in section:
+        if k not in schema or isinstance(schema[k], Alias):
+            raise KeyError(f"{where}.{k}: unknown key{_nearest(str(k), schema)}; valid: {', '.join(valid)}")
     for k, v in section.items():
-        if k not in schema:
-            raise KeyError(f"{where}.{k}: unknown key{_nearest(str(k), schema)}; "
-                           f"valid: {', '.join(sorted(map(str, schema)))}")
         check_keys(v, schema[k], f"{where}.{k}")
     return section
 
 
-def _nearest(key: str, valid: Any) -> str:
+def _nearest(key: str, schema: dict) -> str:
     import difflib
 
-    near = difflib.get_close_matches(key, [str(v) for v in valid], n=1, cutoff=0.5)
-    return f" (did you mean {near[0]!r}?)" if near else ""
+    near = difflib.get_close_matches(key, [str(k) for k in schema], n=1, cutoff=0.5)
+    if not near:
+        return ""
+    alias = schema.get(near[0])
+    if isinstance(alias, Alias):
+        return f" (did you mean {alias.key!r}? {alias.note})" if alias.note else f" (did you mean {alias.key!r}?)"
+    return f" (did you mean {near[0]!r}?)"
 
 
 def select(cfg: Any, dotted: str) -> Any:

@@ -3,35 +3,31 @@
 (The stage module is stages/train/__main__.py: a `stages/train.py` would be shadowed by
 this package.)
 
-Reads params `train` (+ `seed`, `paths`, `track`); writes ${paths.models}/policy, checkpoints
-in ${paths.checkpoints} (resumed after a crash), ${paths.metrics}/train.json and DVCLive
-curves in ${paths.plots}/train. The algorithm lives in stages/train/algos/, the executor in
-stages/train/backends.py.
+Reads params `train` (+ `seed`, `paths`, `track`); writes ${paths.models}/policy (with
+lmforge_config.json: the params that made it), checkpoints in ${paths.checkpoints} (resumed
+after a crash), ${paths.metrics}/train.json and DVCLive curves in ${paths.plots}/train. The
+algorithm lives in stages/train/algos/, the executor in stages/train/backends.py. An unknown
+`train.*` key (for the chosen trainer and backend: backends.keys) fails before any work.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-from stages.common import cli, io, params, tracking
+from stages.common import cli, stagerun
 
 
 def main() -> None:
     from stages.train import checkpoints
-    from stages.train.backends import BACKENDS
+    from stages.train.backends import BACKENDS, keys
     from stages.train.curves import Curves
 
-    cfg = params.load()
-    backend = BACKENDS.get(cfg.train.backend)
-    config = {"train": params.to_dict(cfg.train), "seed": cfg.seed}
-    with tracking.stage_run("train", config=config, track=cfg.track) as run:
-        curves = Curves(Path(cfg.paths.plots) / "train", run=run)
-        metrics = backend(cfg, curves)
+    with stagerun.stage("train", {"train": keys, "seed": None}, out="models/policy",
+                        config_file=stagerun.MODEL_CONFIG_FILE) as st:
+        t = st.params["train"]
+        backend = BACKENDS.get(t["backend"])
+        curves = Curves(st.path("plots/train"), run=st.tracker)
+        metrics = backend(st.cfg, curves)
         curves.close()
-        checkpoints.finish(Path(cfg.paths.checkpoints))
-        metrics = {"algo": cfg.train.algo, "trainer": cfg.train.trainer,
-                   "backend": cfg.train.backend, **metrics}
-        io.write_json(metrics, Path(cfg.paths.metrics) / "train.json")
-        run.summary(metrics)
+        checkpoints.finish(st.path("checkpoints"))
+        st.metrics = {"algo": t["algo"], "trainer": t["trainer"], "backend": t["backend"], **metrics}
 
 
 if __name__ == "__main__":

@@ -8,10 +8,21 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from stages.common.registry import Registry
-from stages.train import modeling, trainers
+from stages.train import algos, modeling, trainers, verl_config
 from stages.train.context import TrainContext
 
 BACKENDS: Registry[Callable[[Any, Any], dict]] = Registry("backend", "train.backend")
+
+
+def keys(train: dict) -> dict:
+    """The `train:` key schema (params.check_keys): the chosen trainer's KEYS. Under
+    train.backend=verl the verl-shaped sub-trees (actor, rollout, ...) pass through whole, as
+    verl's own config takes keys the local loop does not read; verl_config.compose checks them
+    against verl's config, naming the nearest key."""
+    schema = algos.keys(train.get("trainer"))
+    if train.get("backend") == "verl":
+        schema = {k: None if k in verl_config.RL_SECTIONS else v for k, v in schema.items()}
+    return schema
 
 
 @BACKENDS.register("local")
@@ -27,4 +38,4 @@ def local(params: Any, curves: Any) -> dict:
 def verl(params: Any, curves: Any) -> dict:
     from stages.train import verl_backend
 
-    return verl_backend.train(params, dry_run=False) or {}
+    return verl_backend.train(params, dry_run=False, curves=curves) or {}

@@ -5,6 +5,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stages.common.params import Alias
+from stages.train.verl_config import OPTS as VERL_OPTS
+
+# `train:` keys every trainer reads (params/train/_base.yaml): TrainingArguments via trl_args,
+# peft/lora/bf16 via modeling, the rest the RL loop; `verl` (optional) is train.backend=verl's
+# cluster shape. Each trainer adds its own keys as KEYS in stages/train/algos/<name>.py.
+KEYS = {"algo": None, "trainer": None, "backend": None, "peft": None,
+        "lora": ("r", "alpha", "dropout", "target_modules"),
+        "lr": None, "lr_scheduler": None, "warmup_ratio": None, "weight_decay": None,
+        "max_grad_norm": None, "max_steps": None, "epochs": None, "per_device_batch_size": None,
+        "grad_accum": None, "max_length": None, "bf16": None, "save_steps": None,
+        "save_total_limit": None, "logging_steps": None, "eval_steps": None, "verl": tuple(VERL_OPTS)}
+# TRL TrainingArguments names a user may write for ours (trl_args.common_args maps them)
+TRL_NAMES = {"learning_rate": "lr", "lr_scheduler_type": "lr_scheduler", "num_train_epochs": "epochs",
+             "per_device_train_batch_size": "per_device_batch_size",
+             "gradient_accumulation_steps": "grad_accum", "warmup_steps": "warmup_ratio"}
+KEYS |= {trl: Alias(ours, f"TRL's {trl} is train.{ours}") for trl, ours in TRL_NAMES.items()}
+# ... and what the offline preference trainers share (params/train/_preference.yaml, preference.py)
+PREFERENCE_KEYS = {**KEYS, "beta": None, "pref_eval_rows": None}
+
 
 @dataclass
 class TrainContext:

@@ -283,10 +283,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dry-run", action="store_true", help="compose and validate only; no launch")
     p.add_argument("--params", default=params.PARAMS_FILE)
     args = p.parse_args(argv)
+    from stages.common.cli import describe
+    from stages.train.backends import keys
+
     try:
-        metrics = train(params.load(args.params), dry_run=args.dry_run)
-    except (VerlConfigError, VerlRunError, FileNotFoundError) as e:
-        raise SystemExit(f"verl backend: {e}") from None
+        cfg = params.load(args.params)
+        params.check_keys(params.to_dict(cfg.train), keys, "train")
+        metrics = train(cfg, dry_run=args.dry_run)
+    except (VerlConfigError, VerlRunError, FileNotFoundError, KeyError) as e:
+        raise SystemExit(f"verl backend: {describe(e)}") from None
     print(json.dumps(metrics, indent=2))
 
 

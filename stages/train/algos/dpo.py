@@ -4,8 +4,10 @@ with TRL's DPOTrainer on ${paths.format}/preference. The reference model is the 
 from __future__ import annotations
 
 from stages.train import preference
-from stages.train.context import TrainContext
+from stages.train.context import PREFERENCE_KEYS, TrainContext
 from stages.train.trainers import TRAINERS
+
+KEYS = {**PREFERENCE_KEYS, "loss_type": None}     # params/train/dpo.yaml
 
 
 @TRAINERS.register("dpo")

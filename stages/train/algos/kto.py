@@ -5,8 +5,10 @@ them from ${paths.format}/preference: each pair gives (prompt, chosen, True) and
 from __future__ import annotations
 
 from stages.train import preference
-from stages.train.context import TrainContext
+from stages.train.context import PREFERENCE_KEYS, TrainContext
 from stages.train.trainers import TRAINERS
+
+KEYS = {**PREFERENCE_KEYS, "desirable_weight": None, "undesirable_weight": None}   # params/train/kto.yaml
 
 
 def unpaired(pairs: list[dict]) -> list[dict]:

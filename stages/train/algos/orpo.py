@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 
 from stages.train import preference
-from stages.train.context import TrainContext
+from stages.train.context import PREFERENCE_KEYS, TrainContext
 from stages.train.trainers import TRAINERS
+
+KEYS = PREFERENCE_KEYS      # params/train/orpo.yaml adds no key of its own
 
 
 @TRAINERS.register("orpo")

@@ -2,8 +2,11 @@
 REINFORCE++, ReMax. Which one is purely params (params/train/<algo>.yaml, verl-named keys)."""
 from __future__ import annotations
 
-from stages.train.context import TrainContext
+from stages.train.context import KEYS as BASE_KEYS, TrainContext
+from stages.train.rl import config
 from stages.train.trainers import TRAINERS
+
+KEYS = {**BASE_KEYS, **config.KEYS}     # params/train/_rl.yaml
 
 
 @TRAINERS.register("rl")

@@ -8,8 +8,10 @@ Metrics: held-out pair accuracy (score(chosen) > score(rejected)) before and aft
 from __future__ import annotations
 
 from stages.train import data, modeling, trl_args
-from stages.train.context import TrainContext
+from stages.train.context import PREFERENCE_KEYS, TrainContext
 from stages.train.trainers import TRAINERS
+
+KEYS = {**PREFERENCE_KEYS, "center_rewards_coefficient": None}     # params/train/rm.yaml
 
 
 def accuracy(model, tok, pairs: list[dict]) -> float:

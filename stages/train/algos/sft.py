@@ -7,8 +7,10 @@ Loss on the final assistant turn only (rows become conversational prompt/complet
 from __future__ import annotations
 
 from stages.train import data, modeling, trl_args
-from stages.train.context import TrainContext
+from stages.train.context import KEYS as BASE_KEYS, TrainContext
 from stages.train.trainers import TRAINERS
+
+KEYS = {**BASE_KEYS, "packing": None}     # params/train/sft.yaml
 
 
 @TRAINERS.register("sft")

@@ -12,6 +12,35 @@ from typing import Any
 from stages.common import params
 
 
+def _policy_loss_keys(_section: Any) -> type:
+    from verl.workers.config import PolicyLossConfig    # passed whole: its fields are the keys
+
+    return PolicyLossConfig
+
+
+def _kl_ctrl_keys(_section: Any) -> type:
+    from verl.trainer.config.algorithm import KLControlConfig
+
+    return KLControlConfig
+
+
+# `train:` keys of the online-RL trainer (params/train/_rl.yaml) besides the shared ones: what
+# actor_config / algo_config below, the loop (loop.py) and the rewards (scoring.py) read.
+KEYS = {
+    "val_rows": None, "reward": None,    # reward: null or [{name, weight, ...}] (stages/rewards)
+    "data": ("train_batch_size", "max_prompt_length", "max_response_length"),
+    "algorithm": {"adv_estimator": None, "gamma": None, "lam": None, "norm_adv_by_std_in_grpo": None,
+                  "use_kl_in_reward": None, "kl_penalty": None, "kl_ctrl": _kl_ctrl_keys},
+    "actor": {"ppo_mini_batch_size": None, "ppo_micro_batch_size_per_gpu": None, "ppo_epochs": None,
+              "shuffle": None, "clip_ratio": None, "clip_ratio_low": None, "clip_ratio_high": None,
+              "clip_ratio_c": None, "loss_agg_mode": None, "loss_scale_factor": None,
+              "policy_loss": _policy_loss_keys, "entropy_coeff": None, "use_kl_loss": None,
+              "kl_loss_coef": None, "kl_loss_type": None},
+    "rollout": ("n", "temperature", "top_p", "top_k"),
+    "critic": ("lr", "cliprange_value"),
+}
+
+
 def actor_config(cfg: Any):
     from verl.workers.config import ActorConfig, PolicyLossConfig
 
