@@ -76,7 +76,7 @@ def opts(train: Any) -> dict:
 
     given = OmegaConf.to_container(train.verl, resolve=True) if "verl" in train else {}
     try:
-        params.check_keys(given, OPTS, "train.verl")
+        params.check_keys(given, tuple(OPTS), "train.verl")    # keys only: OPTS values are defaults
     except KeyError as e:
         raise VerlConfigError(e.args[0]) from None
     return {**OPTS, **given}

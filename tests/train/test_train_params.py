@@ -70,8 +70,10 @@ def test_trl_names_point_at_the_key_trl_args_maps_them_from():
      "train.desireable_weight: unknown key (did you mean 'desirable_weight'?)"),
     (["train=grpo", "+train.actor.clip_ratio_hgih=0.28"],
      "train.actor.clip_ratio_hgih: unknown key (did you mean 'clip_ratio_high'?)"),
-    (["train=grpo", "+train.rollout.temprature=0.7"], "train.rollout.temprature: unknown key (did you mean 'temperature'?)"),
-    (["train=ppo", "+train.algorithm.kl_ctrl.kl_cof=0.1"], "train.algorithm.kl_ctrl.kl_cof: unknown key (did you mean 'kl_coef'?)"),
+    (["train=grpo", "+train.rollout.temprature=0.7"],
+     "train.rollout.temprature: unknown key (did you mean 'temperature'?)"),
+    (["train=ppo", "+train.algorithm.kl_ctrl.kl_cof=0.1"],
+     "train.algorithm.kl_ctrl.kl_cof: unknown key (did you mean 'kl_coef'?)"),
     (["train=gspo", "+train.actor.policy_loss.loss_mod=gspo"],
      "train.actor.policy_loss.loss_mod: unknown key (did you mean 'loss_mode'?)"),
     (["train=grpo", "+train.verl.nodes=2"], "train.verl.nodes: unknown key (did you mean 'nnodes'?)"),
@@ -104,7 +106,8 @@ def _stage_fails(ws: Path, overrides: list[str]) -> str:
 
 @pytest.mark.parametrize("overrides,message", [
     (["train=sft", "+train.lerning_rate=1e-4"], "train.lerning_rate: unknown key (did you mean 'lr'?"),
-    (["train=grpo", "+train.actor.clip_ratio_hgih=0.28"], "train.actor.clip_ratio_hgih: unknown key (did you mean 'clip_ratio_high'?)"),
+    (["train=grpo", "+train.actor.clip_ratio_hgih=0.28"],
+     "train.actor.clip_ratio_hgih: unknown key (did you mean 'clip_ratio_high'?)"),
 ])
 def test_the_stage_stops_on_a_typo_before_any_work(tmp_path, overrides, message):
     """No model, no data in the workspace: the check comes first, so the error is the typo."""
