@@ -45,6 +45,8 @@ class ReportInputs:
     train_metrics: dict | None
     eval_cells: list[EvalCell]
     timings: list[tuple[str, float | None]] = field(default_factory=list)
+    winrate: dict | None = None             # reports/metrics/winrate.json (None: the stage did not run)
+    winrate_samples: list[dict] = field(default_factory=list)   # data/eval/winrate/samples.jsonl
 
 
 def gather(paths: Paths, params_file: Path = Path("params.yaml"), config_dir: Path = Path("params"),
@@ -54,6 +56,7 @@ def gather(paths: Paths, params_file: Path = Path("params.yaml"), config_dir: Pa
     stage_metrics = inputs.stage_metrics(paths.metrics)
     train = inputs.read_json_or_none(paths.metrics / "train.json")
     cells = inputs.eval_cells(paths.metrics, paths.eval)
+    winrate = inputs.read_json_or_none(paths.metrics / "winrate.json")
     return ReportInputs(
         git_rev=identity.git_rev(),
         experiment=identity.experiment_name(),
@@ -67,7 +70,9 @@ def gather(paths: Paths, params_file: Path = Path("params.yaml"), config_dir: Pa
         curves=inputs.curves(paths.plots / "train"),
         train_metrics=train,
         eval_cells=cells,
-        timings=timings(paths.metrics, stage_metrics, train, cells),
+        timings=timings(paths.metrics, stage_metrics, train, cells) + [("winrate", _seconds(winrate))],
+        winrate=winrate,
+        winrate_samples=inputs.samples(paths.eval / "winrate" / "samples.jsonl"),
     )
 
 

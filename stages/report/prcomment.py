@@ -19,6 +19,7 @@ from stages.report.inputs import Curve, EvalCell
 
 MARKER = "<!-- lmforge-experiment-comment -->"
 EVAL_FILE = re.compile(r"(?:^|/)eval/(?P<model>[^/]+?)-(?P<bench>[^/]+)\.json$")
+WINRATE_FILE = re.compile(r"(?:^|/)winrate\.json$")   # the winrate stage's metrics (stages/winrate.py)
 VOLATILE = re.compile(r"(^|\.)(\w*seconds|\w*per_second|_runtime|timestamp)$")   # differ on every run
 DETAIL = re.compile(r"(^|\.)(ci_low|ci_high|ci_method)$|(^|\.)(by_\w+|status|sandbox)\.")   # beside a headline
 SPARK = "▁▂▃▄▅▆▇█"
@@ -170,6 +171,26 @@ def _signed(d: float | None) -> str:
     return f"**{d:+.3f}**" if d else "0.000"
 
 
+def winrate_section(old: State, new: State, base: str) -> list[str]:
+    """The preference win rate of this run and of the base branch's (policy vs base model, RM judge)."""
+    now, prev = _winrate(new), _winrate(old)
+    if now is None:
+        return ["_No win-rate metrics in this run._"]
+    if now.get("skipped"):
+        return [f"_Skipped: {now.get('reason') or 'no preference data/RM'}._"]
+    out = ["| run | win rate [95% CI] | won / tied / lost | sign test p | n |", "|:---|---:|---:|---:|---:|"]
+    for label, w in (("this PR", now), (f"`{base}`", prev)):
+        if w and not w.get("skipped") and "win_rate" in w:
+            out.append(f"| {label} | {w['win_rate']:.3f} [{w['ci_low']:.2f}, {w['ci_high']:.2f}] | "
+                       f"{w['wins']} / {w['ties']} / {w['losses']} | {w['p_value']:.3g} | {w['n']} |")
+    return out
+
+
+def _winrate(state: State) -> dict | None:
+    return next((m for path, m in sorted(state.items()) if WINRATE_FILE.search(path) and "/items/" not in path),
+                None)
+
+
 def sparkline(values: list[float], width: int = 40) -> str:
     """Unicode bars, downsampled to `width`: a curve's shape in any markdown viewer."""
     finite = [v for v in values if not _is_nan(v)]
@@ -215,6 +236,7 @@ def render(old: State, new: State, curves: list[Curve], title: str, base: str,
     counts = {s: sum(c.status == s for c in changes) for s in ("changed", "added", "removed", "unchanged")}
     out = [MARKER, f"## 🧪 {title}", "", f"Compared with `{base}`.", "", "### Eval", ""]
     out += eval_section(old, new)
+    out += ["", "### Preference win rate (reward model judge)", ""] + winrate_section(old, new, base)
     out += ["", f"### Metrics vs `{base}`", "",
             " · ".join(f"**{n}** {s}" for s, n in counts.items()) + "  ", ""]
     out += metrics_table(shown) if shown else ["_No metric changed._"]

@@ -19,11 +19,12 @@ def build(r: ReportInputs, title: str, samples_per_cell: int, alpha: float = 0.0
     subtitle = f"experiment `{r.experiment}` · git `{r.git_rev}` · params `{r.params_hash or 'unknown'}`"
     return Document(title, subtitle, [
         summary(r, rows), run_identity(r), params_changed(r), data_funnel(r), training(r),
-        evaluation(rows, r.eval_cells, alpha), sample_outputs(r, samples_per_cell), timings(r)])
+        evaluation(rows, r.eval_cells, alpha), win_rate(r, alpha, samples_per_cell),
+        sample_outputs(r, samples_per_cell), timings(r)])
 
 
 def summary(r: ReportInputs, rows: list[dict]) -> Section:
-    """Four lines a reader can stop after: eval deltas, the loss, the data kept, the time spent."""
+    """Lines a reader can stop after: eval deltas, the win rate, the loss, the data kept, the time."""
     lines = []
     comp = [c for c in evaltable.comparison(rows, r.eval_cells) if c["policy"]]
     if comp:
@@ -34,6 +35,7 @@ def summary(r: ReportInputs, rows: list[dict]) -> Section:
         lines.append("Policy: " + " · ".join(parts))
     else:
         lines.append("Eval: not run.")
+    lines.append(win_rate_line(r.winrate))
     loss = next((c for c in r.curves if c.name.rsplit("/", 1)[-1] == "loss"), None)
     lines.append(f"Training: `{loss.name}` {fmt(loss.values[0])} → {fmt(loss.values[-1])} over "
                  f"{fmt(len(loss.values))} logged steps." if loss else "Training: no loss curve.")
@@ -248,6 +250,56 @@ def _paired(t: dict | None, alpha: float) -> list[str | Cell]:
     if t and t.get("n") and t["p_value"] < alpha and t["delta"]:
         return [ci, Cell(p, "good" if t["delta"] > 0 else "bad")]
     return [ci, p]
+
+
+def win_rate_line(w: dict | None) -> str:
+    if w is None:
+        return "Win rate: not run."
+    if w.get("skipped"):
+        return f"Win rate: no preference data/RM ({w.get('reason')})."
+    return (f"Win rate vs base (reward model judge): **{w['win_rate']:.3f}** [{w['ci_low']:.3f}, "
+            f"{w['ci_high']:.3f}], sign test p={w['p_value']:.3g}, n={w['n']}.")
+
+
+def win_rate(r: ReportInputs, alpha: float, per_cell: int) -> Section:
+    """Policy vs base on the preference data's held-out prompts, judged by a reward model."""
+    title, w = "Preference win rate", r.winrate
+    if w is None:
+        return Section(title, [Text("not run: no reports/metrics/winrate.json.", note=True)])
+    if w.get("skipped"):
+        return Section(title, [Text(f"Skipped: {w.get('reason')}. Train a reward model with "
+                                    "`dvc exp run -S data=hh-rlhf -S train=rm`, copy its models/policy out "
+                                    "and set `eval.winrate.rm` to that path.", note=True)])
+    p = Cell(fmt(w["p_value"]), "good" if w["win_rate"] > 0.5 else "bad") if w["p_value"] < alpha \
+        else fmt(w["p_value"])
+    row = [f"{w['win_rate']:.3f} [{w['ci_low']:.3f}, {w['ci_high']:.3f}]",
+           f"{w['wins']} / {w['ties']} / {w['losses']}", p, fmt(w.get("mean_margin")), fmt(w["n"]),
+           f"`{w.get('rm')}`"]
+    return Section(title, [
+        Table(["win rate [95% CI]", "won / tied / lost", "sign test p", "mean reward margin", "n",
+               "reward model"], [row], [True, True, True, True, True, False]),
+        Text(f"Per prompt: 1 if the reward model scores the policy's answer higher, 0 if lower, 1/2 on a "
+             f"tie; CI: {w.get('ci_method')}; p: exact two-sided sign test on the untied prompts "
+             f"(coloured where p < {alpha:g}). Per prompt: `reports/metrics/items/winrate.json`.", note=True),
+        *pair_details(r.winrate_samples, per_cell)])
+
+
+def pair_details(rows: list[dict], k: int) -> list:
+    """A few judged pairs: the policy's clearest wins and losses by reward margin."""
+    if not rows:
+        return []
+    by_margin = sorted(rows, key=lambda s: s["policy_reward"] - s["base_reward"])
+    chosen = by_margin[::-1][:(k + 1) // 2] + by_margin[:k // 2]
+    inner: list = []
+    for s in chosen:
+        mark = {1.0: "policy won", 0.0: "base won"}.get(s["outcome"], "tie")
+        inner.append(Text(f"**{mark}** · `{s['id']}` · reward policy {fmt(s['policy_reward'])}, "
+                          f"base {fmt(s['base_reward'])}"))
+        inner.append(Code(f"PROMPT:\n{_tail(_prompt_text(s['prompt']), 400)}\n\n"
+                          f"POLICY:\n{_short(_squeeze(s['policy']), 500)}\n\n"
+                          f"BASE:\n{_short(_squeeze(s['base']), 500)}"))
+    return [Details(f"{len(chosen)} of {len(rows)} judged pairs (largest margins each way; all: "
+                    "`data/eval/winrate/samples.jsonl`)", inner)]
 
 
 def sample_outputs(r: ReportInputs, per_cell: int) -> Section:

@@ -65,3 +65,47 @@ def test_reward_model_judges_pairs_end_to_end(rm_dir):
     assert (same["ties"], same["win_rate"], same["p_value"]) == (6, 0.5, 1.0)
     with pytest.raises(ValueError, match="6 prompts, 5 policy and 6 base"):
         judge(str(rm_dir), PROMPTS, policy[:5], base)
+
+
+@pytest.fixture(scope="module")
+def length_rm(tiny_model_dir, tmp_path_factory) -> Path:
+    from length_rm import build_length_rm
+
+    return build_length_rm(tiny_model_dir, tmp_path_factory.mktemp("rm") / "length_rm")
+
+
+def test_a_length_reward_model_prefers_every_longer_answer(length_rm):
+    """6 pairs, the policy's answer the longer each time: won 6 of 6, Wilson [0.61, 1], p = 2/64."""
+    short = ["4", "Blue", "Hi", "1 2 3", "Yes", "C"]
+    long = [s + ", and here is a longer explanation of why." for s in short]
+    pol, bas = judge(str(length_rm), PROMPTS, long, short)
+    assert all(p > b for p, b in zip(pol, bas))
+    r = win_rate(pol, bas)
+    assert (r["wins"], r["losses"], r["ties"], r["win_rate"], r["ci_method"]) == (6, 0, 0, 1.0, "wilson")
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx(wilson(6, 6)) and r["ci_low"] == pytest.approx(0.6097, abs=1e-4)
+    assert r["p_value"] == pytest.approx(2 / 64)
+    same_length = judge(str(length_rm), PROMPTS[:2], ["abc", "dog"], ["xyz", "cat"])
+    assert same_length[0] == same_length[1]                         # equal token counts: a tie
+
+
+def test_settings_pick_and_reward_model_dir(tmp_path, length_rm):
+    from stages.eval.winrate import Settings, pick, rm_dir, skip_reason
+
+    keys = dict(rm=None, split="val", limit=4, subset_seed=0, max_new_tokens=8, temperature=0.0,
+                batch_size=4, tie_eps=0.0)
+    with pytest.raises(ValueError, match="eval.winrate.split='test': valid: val, train"):
+        Settings(**{**keys, "split": "test"})
+    with pytest.raises(ValueError, match="eval.winrate.limit=0"):
+        Settings(**{**keys, "limit": 0})
+    assert pick(10, 4, 0) == sorted(pick(10, 4, 0)) and len(set(pick(10, 4, 0))) == 4
+    assert pick(10, 4, 0) != pick(10, 4, 1) and pick(3, 4, 0) == pick(3, None, 0) == [0, 1, 2]
+    # a train=rm policy dir holds its reward model in reward_model/: either path works
+    (tmp_path / "policy").mkdir()
+    (tmp_path / "policy" / "reward_model").symlink_to(length_rm)
+    assert rm_dir(tmp_path / "policy") == tmp_path / "policy" / "reward_model" and rm_dir(length_rm) == length_rm
+    with pytest.raises(FileNotFoundError, match=r"eval.winrate.rm='.*nowhere': no reward model there"):
+        rm_dir(tmp_path / "nowhere")
+    assert skip_reason("/rm", 5, "v.parquet") is None
+    assert skip_reason(None, 0, "v.parquet") == (
+        "no reward model (eval.winrate.rm is null); no preference data (v.parquet has 0 rows: the data "
+        "has no chosen/rejected pairs, or data.format.kinds lacks preference)")

@@ -17,6 +17,8 @@ import yaml
 
 from stages.eval.metrics import grouped, mean_ci
 from stages.eval.paired import item_outcomes
+from stages.eval.winrate import items as winrate_items
+from stages.eval.winrate import pair_rows, win_rate
 
 FUNNEL = {  # stage -> (rows_in, {rule: rejected})
     "ingest": (400, {"malformed_json": 2}),
@@ -61,6 +63,9 @@ def eval_metrics(model: str, bench: str) -> dict:
 
 
 EVAL = {cell: eval_metrics(*cell) for cell in CORRECT}
+# The winrate stage: per prompt (policy reward, base reward); 6 won, 1 tied, 1 lost
+WINRATE_REWARDS = [(2.0, 1.0)] * 6 + [(1.0, 1.0), (0.0, 1.0)]
+WINRATE = {"skipped": False, **win_rate(*zip(*WINRATE_REWARDS)), "rm": "/models/rm", "seconds": 42.5}
 CLUSTERS = {"clusters": 4, "rows_in_clusters": 13, "exact_dropped": 3, "near_dropped": 6,
             "size_histogram": {"2": 2, "3": 1, "4": 1},
             "largest": [{"kept": "arithmetic:7", "size": 4}],
@@ -136,6 +141,19 @@ def _samples(root: Path, model: str, bench: str, n: int, n_correct: int, n_flexi
                {"model": model, "bench": bench, **item_outcomes(rows)})
 
 
+def _winrate(root: Path) -> None:
+    """What the winrate stage writes: metrics, per-prompt outcomes and the judged pairs."""
+    n = len(WINRATE_REWARDS)
+    prompts = [[{"role": "user", "content": f"How do I fix bike {i}?"}] for i in range(n)]
+    rows = pair_rows([f"hh-rlhf:{i}" for i in range(n)], prompts, [f"Policy answer {i}" for i in range(n)],
+                     [f"base {i}" for i in range(n)], *zip(*WINRATE_REWARDS), tie_eps=0.0)
+    write_json(root / "reports" / "metrics" / "winrate.json", WINRATE)
+    write_json(root / "reports" / "metrics" / "items" / "winrate.json", winrate_items(rows))
+    path = root / "data" / "eval" / "winrate" / "samples.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
 def _lock(root: Path) -> None:
     lock = {"schema": "2.0", "stages": {
         "model": {"cmd": "python -m stages.model", "outs": [
@@ -161,6 +179,7 @@ def build_workspace(root: Path) -> Path:
     for (model, bench), metrics in EVAL.items():
         write_json(root / "reports" / "metrics" / "eval" / f"{model}-{bench}.json", metrics)
         _samples(root, model, bench, *CORRECT[(model, bench)])
+    _winrate(root)
     write_json(root / "data" / "dedup" / "clusters.json", CLUSTERS)
     write_json(root / "data" / "dedup" / "contamination.json", CONTAMINATION)
     with pytest.MonkeyPatch.context() as mp:

@@ -85,6 +85,22 @@ def test_comment_without_eval_or_curves_says_so():
     assert "| `clean.json` | `rows_kept` | — | 10 | 🆕 added |" in md
 
 
+def test_win_rate_of_the_pr_and_of_the_base_branch():
+    """Both runs' win rate with CI, counts, sign-test p and n; a skipped run says why."""
+    main = {"reports/metrics/winrate.json": {"skipped": False, "win_rate": 0.5, "ci_low": 0.33, "ci_high": 0.67,
+                                             "wins": 14, "ties": 4, "losses": 14, "p_value": 1.0, "n": 32}}
+    pr = {"reports/metrics/winrate.json": {"skipped": False, "win_rate": 0.6875, "ci_low": 0.5, "ci_high": 0.82,
+                                           "wins": 22, "ties": 0, "losses": 10, "p_value": 0.05, "n": 32}}
+    lines = prcomment.render(main, pr, [], "t", "origin/main").splitlines()
+    head = lines.index("### Preference win rate (reward model judge)")
+    assert lines[head + 4:head + 6] == ["| this PR | 0.688 [0.50, 0.82] | 22 / 0 / 10 | 0.05 | 32 |",
+                                        "| `origin/main` | 0.500 [0.33, 0.67] | 14 / 4 / 14 | 1 | 32 |"]
+    assert "| `winrate.json` | `win_rate` | 0.5 | 0.6875 | ▲ +0.1875 (+37.5%) |" in lines
+    skipped = {"reports/metrics/winrate.json": {"skipped": True, "reason": "no reward model (eval.winrate.rm is null)"}}
+    assert "_Skipped: no reward model (eval.winrate.rm is null)._" in prcomment.render({}, skipped, [], "t", "main")
+    assert "_No win-rate metrics in this run._" in prcomment.render({}, {}, [], "t", "main")
+
+
 def test_states_from_dvc_diff_json():
     diff = {"m.json": {"a": {"old": 1, "new": 2, "diff": 1}, "b": {"old": None, "new": 3},
                        "c": {"old": 4, "new": None}, "d": {"old": 1.0, "new": float("nan"), "diff": float("nan")}}}

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from report_fixtures import CURVES, EVAL, FUNNEL, TRAIN, render_report
+from report_fixtures import CURVES, EVAL, FUNNEL, TRAIN, WINRATE, render_report
 
-SECTIONS = ["Summary", "Run identity", "Params", "Data", "Training", "Evaluation", "Sample outputs", "Timings"]
+SECTIONS = ["Summary", "Run identity", "Params", "Data", "Training", "Evaluation", "Preference win rate",
+            "Sample outputs", "Timings"]
 
 
 def run_report(root: Path) -> dict[str, Path]:
@@ -170,9 +171,32 @@ def test_timings_total_is_the_sum(rendered):
     _, _, md = rendered
     [rows] = tables(section(md, "Timings"))
     total = sum(1.5 for _ in FUNNEL) + TRAIN["seconds"] + sum(m["generate_seconds"] + m["score_seconds"]
-                                                               for m in EVAL.values())
+                                                               for m in EVAL.values()) + WINRATE["seconds"]
     assert rows[-1] == ["**total (recorded)**", f"**{total:,.1f}**"]
     assert ["model", "_not recorded_"] in rows and ["eval policy-gsm8k", "10.5"] in rows
+    assert ["winrate", "42.5"] in rows
+
+
+def test_win_rate_section_and_summary_line(rendered):
+    """6 won, 1 tied, 1 lost of 8: 6.5/8; the sign test leaves the tie out: 2 * P(X >= 6 | 7, 1/2)."""
+    _, _, md = rendered
+    lo, hi = WINRATE["ci_low"], WINRATE["ci_high"]
+    assert WINRATE["win_rate"] == 0.8125 and WINRATE["p_value"] == pytest.approx(16 / 128)
+    assert (f"Win rate vs base (reward model judge): **0.812** [{lo:.3f}, {hi:.3f}], sign test p=0.125, "
+            "n=8.") in section(md, "Summary")
+    body = section(md, "Preference win rate")
+    [rows] = tables(body)
+    assert rows[1] == [f"0.812 [{lo:.3f}, {hi:.3f}]", "6 / 1 / 1", "0.125", "0.625", "8", "`/models/rm`"]
+    assert "3 of 8 judged pairs" in body and body.count("**policy won**") == 2 and "**base won**" in body
+    assert "POLICY:\nPolicy answer 7\n\nBASE:\nbase 7" in body
+
+
+def test_skipped_win_rate_says_why(report_workspace):
+    reason = "no reward model (eval.winrate.rm is null); no preference data (x.parquet has 0 rows)"
+    (report_workspace / "reports/metrics/winrate.json").write_text(json.dumps({"skipped": True, "reason": reason}))
+    md = run_report(report_workspace)["md"].read_text()
+    assert f"Win rate: no preference data/RM ({reason})." in section(md, "Summary")
+    assert f"Skipped: {reason}." in section(md, "Preference win rate")
 
 
 def test_figures_written_and_html_self_contained(rendered):
@@ -202,7 +226,7 @@ def test_empty_workspace_says_not_run(tmp_path):
         section(md, title)
     assert "no params/config.yaml" in section(md, "Params")
     assert section(md, "Data").count("_not run_") == len(FUNNEL)
-    for title in ("Training", "Evaluation", "Sample outputs"):
+    for title in ("Training", "Evaluation", "Preference win rate", "Sample outputs"):
         assert "not run" in section(md, title)
     assert json.loads(paths["table"].read_text()) == []
     assert not list(paths["figures"].iterdir())
