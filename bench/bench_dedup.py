@@ -25,8 +25,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stages.common import io
-from stages.common.rejects import ROW_SCHEMA
 from stages.data import clean, dedup, stream
+from stages.data.schema import ROW_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[1]
 STOP = ["the", "of", "and", "to", "with", "that", "have", "be", "in", "is", "for", "on", "it", "as"]

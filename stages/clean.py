@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.common import cli, rejects, stagerun
+from stages.common import cli, stagerun
 from stages.data import clean, rows, text
 
 
@@ -16,11 +16,15 @@ def run(raw_dir: Path, out_dir: Path, kind: str, cfg: dict) -> dict:
         raise KeyError(f"data.kind={kind!r} has no clean profile; valid: {sorted(profiles)}")
     fields = text.check_fields(cfg["fields"], "data.clean.fields")
     profile = clean.check_profile(profiles[kind], f"data.clean.profiles.{kind}")
-    df = rows.read_raw(raw_dir)
-    kept, rejected, counts = clean.run(df, profile, fields)
-    metrics = rejects.funnel(df.height, kept, rejected, pii=clean.pii_counts(counts), transforms=counts)
-    rows.write_stage(out_dir, kept, rejected)
-    return metrics
+    src = rows.Input.open(rows.raw_files(raw_dir))
+    repeated = clean.repeated_ids(src.keys["id"])
+    counts: dict = {}
+    with rows.stage_dir(out_dir, rows.KEPT_REJECTED) as out:
+        for lo, df in src.chunks("clean"):
+            kept, rejected, c = clean.run(df, profile, fields, repeated[lo:lo + df.height])
+            out.rows(kept, rejected)
+            clean.add_counts(counts, c)
+    return out.tally.funnel(src.height, out.kept, pii=clean.pii_counts(counts), transforms=counts)
 
 
 def main() -> None:

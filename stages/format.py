@@ -6,26 +6,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import polars as pl
-
-from stages.common import cli, io, rejects, stagerun
+from stages.common import cli, rejects, stagerun
 from stages.data import format as fmt
 from stages.data import rows
 
+SPLITS = ("train", "val")
+FILES = {f"{kind}/{split}.parquet": fmt.SCHEMAS[kind] for kind in fmt.KINDS for split in SPLITS} | {
+    "rejected.parquet": rejects.REJECT_SCHEMA}   # every kind gets its files (empty, with the schema, if unused)
+
 
 def run(in_dir: Path, out_dir: Path, cfg: dict, seed: int) -> dict:
-    df = rows.read_rows(in_dir / "kept.parquet")
-    fcfg = fmt.FormatConfig(seed=seed, **cfg)
-    frames, rejected, kept = fmt.run(df, fcfg)
-    with io.atomic_path(out_dir, is_dir=True) as tmp:
-        for kind in fmt.KINDS:   # every kind gets its files (empty, with the schema, if unused)
-            for split in ("train", "val"):
-                frame = frames.get(kind, {}).get(split)
-                frame = pl.DataFrame(schema=fmt.SCHEMAS[kind]) if frame is None else frame
-                io.write_parquet(frame, tmp / kind / f"{split}.parquet")
-        io.write_parquet(rejected, tmp / "rejected.parquet")
+    src = rows.Input.open([in_dir / "kept.parquet"])
+    formatter = fmt.Formatter(fmt.FormatConfig(seed=seed, **cfg))
+    with rows.stage_dir(out_dir, FILES) as out:
+        for _, df in src.chunks("format"):
+            frames, rejected, kept = formatter.chunk(df)
+            for kind, splits in frames.items():
+                for split, frame in splits.items():
+                    out.append(f"{kind}/{split}.parquet", frame)
+            out.append("rejected.parquet", rejected)
+            out.kept += kept
+    counts = {k: {s: formatter.seen.get((k, s), 0) for s in SPLITS} for k in formatter.cfg.kinds}
     # a kept row can fan out to several kinds, so the funnel counts rows, not examples
-    return rejects.funnel(df.height, df.head(kept), rejected, rows=fmt.counts(frames))
+    return out.tally.funnel(src.height, out.kept, rows=counts)
 
 
 def main() -> None:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from stages.common import cli, io, rejects, stagerun
-from stages.data.canonical import ingest_source
+from stages.common import cli, rejects, stagerun
+from stages.data import canonical, rows, schema
 from stages.data.sources import SOURCE_KEYS, SourceError
 
 
@@ -13,31 +14,61 @@ def run(sources: list[dict], on_bad_row: str, out_dir: Path) -> dict:
     names = [s["name"] for s in sources]
     if len(set(names)) != len(names):
         raise SourceError(f"data.sources: duplicate names {names}")
-    per_source, all_rejected, rows_in, kept = {}, [], 0, 0
-    with io.atomic_path(out_dir, is_dir=True) as tmp:
+    files = {f"{n}.parquet": schema.ROW_SCHEMA for n in names} | {"rejected.parquet": rejects.REJECT_SCHEMA}
+    per_source = {}
+    with rows.stage_dir(out_dir, files) as out:
         for src in sources:
-            got = ingest_source(src, on_bad_row)
+            got = _ingest(src, on_bad_row, out)
             _require_rows(src, got)
-            io.write_parquet(rejects.rows_frame(got.rows), tmp / f"{src['name']}.parquet")
-            all_rejected += got.rejected
-            rows_in, kept = rows_in + got.rows_in, kept + len(got.rows)
-            per_source[src["name"]] = {"rows_in": got.rows_in, "rows_kept": len(got.rows),
-                                       "rows_rejected": len(got.rejected)}
-        rejected = rejects.frame(all_rejected)
-        io.write_parquet(rejected, tmp / "rejected.parquet")
-    return rejects.funnel(rows_in, kept, rejected, sources=per_source)
+            per_source[src["name"]] = {"rows_in": got.rows_in, "rows_kept": got.kept,
+                                       "rows_rejected": sum(got.rules.values())}
+    return out.tally.funnel(sum(s["rows_in"] for s in per_source.values()), out.kept, sources=per_source)
 
 
-def _require_rows(src: dict, got) -> None:
+@dataclass
+class Got:
+    """What one source gave: rows read, kept, rejected per rule, the first rejected row."""
+    rows_in: int = 0
+    kept: int = 0
+    rules: Counter = field(default_factory=Counter)
+    first: dict | None = None
+
+
+def _ingest(src: dict, on_bad_row: str, out: rows.Out) -> Got:
+    """Stream one source's records into its parquet file and rejected.parquet."""
+    got, kept, rejected = Got(), [], []
+    for row, bad in canonical.records(src, on_bad_row):
+        got.rows_in += 1
+        if row:
+            kept.append(row)
+        else:
+            rejected.append(bad)
+            got.rules[bad["rule"]] += 1
+            got.first = got.first or bad
+        if len(kept) + len(rejected) >= rows.CHUNK_ROWS:
+            got.kept += _flush(src, kept, rejected, out)
+    got.kept += _flush(src, kept, rejected, out)
+    return got
+
+
+def _flush(src: dict, kept: list, rejected: list, out: rows.Out) -> int:
+    out.append(f"{src['name']}.parquet", schema.frame(kept))
+    out.append("rejected.parquet", rejects.frame(rejected))
+    out.kept += len(kept)
+    n = len(kept)
+    kept.clear()
+    rejected.clear()
+    return n
+
+
+def _require_rows(src: dict, got: Got) -> None:
     """A source none of whose rows survive is a mistake (wrong file, wrong mapping), not data:
     stop, naming it and why its rows went, unless the source says `allow_empty: true`."""
-    if got.rows or src.get("allow_empty"):
+    if got.kept or src.get("allow_empty"):
         return
-    rules = Counter(r["rule"] for r in got.rejected)
-    first = f"; first: line {got.rejected[0]['id'].rsplit(':', 1)[-1]}: {got.rejected[0]['detail']}" \
-        if got.rejected else ""
+    first = f"; first: line {got.first['id'].rsplit(':', 1)[-1]}: {got.first['detail']}" if got.first else ""
     raise SourceError(f"{src.get('path') or src['name']}: no row kept of {got.rows_in} "
-                      f"({dict(rules.most_common(3))}{first}); set data.sources[{src['name']}]"
+                      f"({dict(got.rules.most_common(3))}{first}); set data.sources[{src['name']}]"
                       f".allow_empty=true to accept an empty source")
 
 

@@ -8,8 +8,7 @@ import polars as pl
 
 REJECT_SCHEMA = {"id": pl.Utf8, "source": pl.Utf8, "stage": pl.Utf8, "rule": pl.Utf8,
                  "detail": pl.Utf8, "record": pl.Utf8}
-ROW_SCHEMA = {c: pl.Utf8 for c in ("id", "source", "prompt", "response", "chosen", "rejected",
-                                    "ground_truth", "meta")}
+EXAMPLES = 3   # rejected rows per rule shown in a stage's metrics
 
 
 def reject(stage: str, rule: str, detail: str, record: Any, id: str | None = None,
@@ -22,22 +21,22 @@ def frame(rejected: list[dict]) -> pl.DataFrame:
     return pl.DataFrame(rejected, schema=REJECT_SCHEMA)
 
 
-def rows_frame(rows: list[dict]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=ROW_SCHEMA)
-
-
 def funnel(rows_in: int, kept: pl.DataFrame | int, rejected: pl.DataFrame, **extra: Any) -> dict:
     """Stage metrics; raises if a row went missing, so loss of data is a crash, not a silent bug."""
     n_kept = kept if isinstance(kept, int) else kept.height
-    by_rule = dict(sorted(rejected.group_by("rule").len().iter_rows())) if rejected.height else {}
-    if rows_in != n_kept + rejected.height:
-        raise AssertionError(f"row conservation broken: in={rows_in} kept={n_kept} "
-                             f"rejected={rejected.height}")
-    return {"rows_in": rows_in, "rows_kept": n_kept, "rows_rejected": rejected.height,
-            "rejected_by_rule": by_rule, "rejected_examples": examples(rejected), **extra}
+    by_rule = dict(rejected.group_by("rule").len().iter_rows()) if rejected.height else {}
+    return totals(rows_in, n_kept, rejected.height, by_rule, examples(rejected), **extra)
 
 
-def examples(rejected: pl.DataFrame, per_rule: int = 3, chars: int = 160) -> dict:
+def totals(rows_in: int, kept: int, rejected: int, by_rule: dict, shown: dict, **extra: Any) -> dict:
+    """`funnel` from counts (a stage that streams its rows counts them chunk by chunk)."""
+    if rows_in != kept + rejected:
+        raise AssertionError(f"row conservation broken: in={rows_in} kept={kept} rejected={rejected}")
+    return {"rows_in": rows_in, "rows_kept": kept, "rows_rejected": rejected,
+            "rejected_by_rule": dict(sorted(by_rule.items())), "rejected_examples": shown, **extra}
+
+
+def examples(rejected: pl.DataFrame, per_rule: int = EXAMPLES, chars: int = 160) -> dict:
     """A few rejected rows per rule (id, detail, text excerpt) for the report, so a user tuning a
     threshold sees what it removes without opening rejected.parquet."""
     if not rejected.height:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import math
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterator
 
 from stages.common.rejects import reject
-from stages.data.sources import CANONICAL, READERS, Ingested, SourceError, lookup
+from stages.data.schema import CANONICAL
+from stages.data.sources import READERS, Ingested, SourceError, lookup
 from stages.scoring.extract import canonical_number, gsm8k_strict, normalize_number
 
 
@@ -53,7 +54,17 @@ def map_record(record: Any, fields: dict[str, str]) -> tuple[dict | None, tuple[
 
 
 def ingest_source(src: dict, on_bad_row: str = "quarantine") -> Ingested:
-    """All rows of one source, ids `<source>:<record number>`, stable across runs."""
+    """All rows of one source at once (the ingest stage streams `records` instead)."""
+    out = Ingested()
+    for row, rejected in records(src, on_bad_row):
+        out.rows_in += 1
+        (out.rows if row else out.rejected).append(row or rejected)
+    return out
+
+
+def records(src: dict, on_bad_row: str = "quarantine") -> Iterator[tuple[dict | None, dict | None]]:
+    """Each record of one source as (canonical row, None) or (None, rejected row); ids are
+    `<source>:<record number>`, stable across runs. Records are read as they are consumed."""
     if on_bad_row not in ("quarantine", "error"):
         raise SourceError(f"data.on_bad_row={on_bad_row!r}: valid: quarantine, error")
     name, kind = src["name"], src["kind"]
@@ -62,9 +73,8 @@ def ingest_source(src: dict, on_bad_row: str = "quarantine") -> Ingested:
     if bad_keys:
         raise SourceError(f"data.sources[{name}].fields: unknown column(s) {bad_keys}; valid: {list(CANONICAL)}")
     where = src.get("path") or src.get("generator") or name
-    out, missing_everywhere = Ingested(), None
+    missing_everywhere, first_detail = None, None
     for index, record, raw, problem in READERS.get(kind)(src):
-        out.rows_in += 1
         row_id = f"{name}:{index}"
         if problem is None:
             row, problem = map_record(record, fields)
@@ -73,19 +83,19 @@ def ingest_source(src: dict, on_bad_row: str = "quarantine") -> Ingested:
                 raise SourceError(f"{where}, line {index}: {problem[0]}: {problem[1]} "
                                   f"(set data.on_bad_row=quarantine to keep going)")
             missing_everywhere = _track_missing(missing_everywhere, problem)
-            out.rejected.append(reject("ingest", problem[0], problem[1], record if raw is None else raw,
-                                       id=row_id, source=name))
+            first_detail = first_detail or problem[1]
+            yield None, reject("ingest", problem[0], problem[1], record if raw is None else raw,
+                               id=row_id, source=name)
             continue
         missing_everywhere = False
         if src.get("ground_truth_from") == "response_hash" and row["ground_truth"] is None:
             row["ground_truth"] = hash_answer(row["response"])
         elif row["ground_truth"] is not None:
             row["ground_truth"] = canonical_number(row["ground_truth"])
-        out.rows.append({"id": row_id, "source": name, **row})
+        yield {"id": row_id, "source": name, **row}, None
     if missing_everywhere:
         raise SourceError(f"{where}: no record has the mapped fields; check data.sources[{name}].fields "
-                          f"({out.rejected[0]['detail']})")
-    return out
+                          f"({first_detail})")
 
 
 def _track_missing(state: bool | None, problem: tuple[str, str]) -> bool:

@@ -13,6 +13,7 @@ import polars as pl
 
 from stages.common import rejects
 from stages.data import text
+from stages.data.schema import TEXT_FIELDS
 from stages.data.rules import RULES
 
 STAGE = "clean"
@@ -25,15 +26,21 @@ def check_profile(profile: dict, where: str) -> dict:
     return {k: dict(v) for k, v in profile.items() if v is not None}
 
 
-def validate(df: pl.DataFrame, fields: list[str]) -> tuple[np.ndarray, list]:
-    """Malformed rows: no id, repeated id, no source, no text at all -> (reason per row or None)."""
+def repeated_ids(ids: pl.Series) -> np.ndarray:
+    """(N,) bool: the id appeared in an earlier row (the first row with an id keeps it)."""
+    return (ids.is_duplicated() & ~ids.is_first_distinct()).to_numpy()
+
+
+def validate(df: pl.DataFrame, repeated: np.ndarray | None = None) -> tuple[np.ndarray, list]:
+    """Malformed rows: no id, repeated id, no source, no text at all -> (reason per row or None).
+    `repeated`: `repeated_ids` of the whole input, when `df` is one chunk of it."""
     has_text = pl.any_horizontal([pl.col(f).fill_null("").str.strip_chars().str.len_chars() > 0
-                                  for f in text.TEXT_FIELDS])
+                                  for f in TEXT_FIELDS])
     f = df.select(
         no_id=pl.col("id").fill_null("").str.strip_chars() == "",
-        dup_id=pl.col("id").is_duplicated() & ~pl.col("id").is_first_distinct(),
         no_source=pl.col("source").fill_null("").str.strip_chars() == "",
-        no_text=~has_text)
+        no_text=~has_text).with_columns(
+        dup_id=pl.Series(repeated_ids(df["id"]) if repeated is None else repeated, dtype=pl.Boolean))
     reasons = [None] * df.height
     for col, why in (("no_text", "empty_text"), ("no_source", "missing_source"),
                      ("dup_id", "duplicate_id"), ("no_id", "missing_id")):
@@ -42,10 +49,12 @@ def validate(df: pl.DataFrame, fields: list[str]) -> tuple[np.ndarray, list]:
     return np.array([r is None for r in reasons], dtype=bool), reasons
 
 
-def run(df: pl.DataFrame, profile: dict, fields: list[str]) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
-    """Rows -> (kept rows, rejected rows, {rule: counts of what transforms changed})."""
+def run(df: pl.DataFrame, profile: dict, fields: list[str], repeated: np.ndarray | None = None
+        ) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    """Rows -> (kept rows, rejected rows, {rule: counts of what transforms changed}).
+    `df` may be one chunk (in the natural order) of a larger input: see `validate`."""
     df = text.sort_rows(df)
-    alive, reasons = validate(df, fields)
+    alive, reasons = validate(df, repeated)
     rule_of = [f"malformed/{r}" if r else None for r in reasons]
     detail_of = [f"{r.replace('_', ' ')}" if r else None for r in reasons]
     work = {f: df[f] for f in fields}
@@ -60,9 +69,7 @@ def run(df: pl.DataFrame, profile: dict, fields: list[str]) -> tuple[pl.DataFram
             res = rule.fn(work[f].gather(idx), **kw)
             if rule.transform:
                 work[f] = work[f].clone().scatter(idx, res.text)   # clone: scatter is in place
-                c = counts.setdefault(name, {})
-                for k, v in res.counts.items():
-                    c[k] = c.get(k, 0) + v
+                add_counts(counts, {name: res.counts})
                 continue
             failed = res.reason.is_not_null().to_numpy()
             for j, why, det in zip(idx[failed], res.reason.filter(failed), res.detail.filter(failed)):
@@ -78,6 +85,15 @@ def run(df: pl.DataFrame, profile: dict, fields: list[str]) -> tuple[pl.DataFram
         "record": [json.dumps(r, ensure_ascii=False) for r in bad.iter_rows(named=True)],
     }, schema=rejects.REJECT_SCHEMA)
     return kept, rejected, counts
+
+
+def add_counts(total: dict, counts: dict) -> dict:
+    """Transform counts of one chunk added into the running total (both {rule: {what: n}})."""
+    for rule, c in counts.items():
+        t = total.setdefault(rule, {})
+        for k, v in c.items():
+            t[k] = t.get(k, 0) + v
+    return total
 
 
 def pii_counts(counts: dict) -> dict:

@@ -14,7 +14,7 @@ import polars as pl
 
 from stages.common import rejects
 from stages.data import lsh, text
-from stages.data.minhash import Signer, jaccard_estimate
+from stages.data.minhash import Signer
 
 STAGE = "dedup"
 KEEP, EXACT, NEAR = 0, 1, 2
@@ -133,37 +133,45 @@ def first_of_equal(h: np.ndarray) -> np.ndarray:
     return rep
 
 
+def normal_text(df: pl.DataFrame, cfg: DedupConfig) -> pl.Series:
+    """What dedup compares: the row's `cfg.fields` joined, in the normal form."""
+    return text.normalise(df.select(text.joined(cfg.fields)).to_series())
+
+
 def run(df: pl.DataFrame, cfg: DedupConfig, batch: int = 50_000):
-    """Rows -> (kept, rejected, cluster summary, clusters frame). Pure: no file I/O."""
+    """Rows -> (kept, rejected, cluster summary, clusters frame). Pure: no file I/O. (The dedup
+    stage does the same a chunk of rows at a time: `Deduper`, then `split` per chunk.)"""
     df = text.sort_rows(df)
-    norm = text.normalise(df.select(text.joined(cfg.fields)).to_series())
+    norm = normal_text(df, cfg)
     dd = Deduper(cfg)
     for lo in range(0, len(norm), batch):        # shingles per batch: memory bounded by `batch`
         dd.add(norm.slice(lo, batch))
-    return split(df, dd.finish(), cfg, norm)
+    d = dd.finish()
+    kept, rejected = split(df, 0, d, df["id"])
+    at = members(d)
+    report = cluster_report(df["id"], d, lambda rows: norm.gather(rows).to_list(), cfg.examples)
+    return kept, rejected, report, cluster_frame(df["id"], source_ids(df["meta"].gather(at)), d)
 
 
 CLUSTER_SCHEMA = {"cluster_id": pl.Int64, "member_id": pl.Utf8, "source_id": pl.Utf8,
                   "representative": pl.Utf8, "similarity": pl.Float64, "kind": pl.Utf8}
 
 
-def split(df: pl.DataFrame, d: Decision, cfg: DedupConfig, norm: pl.Series
-          ) -> tuple[pl.DataFrame, pl.DataFrame, dict, pl.DataFrame]:
-    """-> (kept, rejected, cluster summary, clusters frame: one row per member of a cluster)."""
-    keep = d.why == KEEP
-    ids = df["id"].to_numpy()
-    gone = np.flatnonzero(~keep)
-    rule = np.where(d.why[gone] == EXACT, "exact_duplicate", "near_duplicate")
-    detail = [f"{r.replace('_', ' ')} of {ids[d.rep[i]]} (jaccard~{d.score[i]:.2f})"
-              for r, i in zip(rule, gone)]
+def split(df: pl.DataFrame, lo: int, d: Decision, ids: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows lo.. of the input (`df`, in the natural order) -> (kept, rejected naming the row each
+    dropped one copies); `ids`: every input row's id."""
+    why, rep, score = (a[lo:lo + df.height] for a in (d.why, d.rep, d.score))
+    gone = np.flatnonzero(why != KEEP)
+    rule = np.where(why[gone] == EXACT, "exact_duplicate", "near_duplicate")
+    reps = ids.gather(rep[gone]).to_list()
+    detail = [f"{r.replace('_', ' ')} of {k} (jaccard~{score[i]:.2f})" for r, k, i in zip(rule, reps, gone)]
     dropped = df[gone]
     rejected = pl.DataFrame({
         "id": dropped["id"], "source": dropped["source"], "stage": [STAGE] * len(gone),
         "rule": rule.tolist(), "detail": detail,
         "record": [rejects.reject("", "", "", r)["record"] for r in dropped.iter_rows(named=True)],
     }, schema=rejects.REJECT_SCHEMA)
-    return (df.filter(pl.Series(keep)), rejected, cluster_report(ids, d, norm, cfg.examples),
-            cluster_frame(df, d))
+    return df.filter(pl.Series(why == KEEP)), rejected
 
 
 def source_ids(meta: pl.Series) -> pl.Series:
@@ -171,38 +179,47 @@ def source_ids(meta: pl.Series) -> pl.Series:
     return meta.str.json_path_match("$.id")
 
 
-def cluster_frame(df: pl.DataFrame, d: Decision) -> pl.DataFrame:
-    """Members of every cluster of two or more rows, representative first, in row order."""
+def members(d: Decision) -> np.ndarray:
+    """Rows in a cluster of two or more (ascending)."""
     in_cluster = np.zeros(len(d.rep), bool)
     in_cluster[d.rep[d.why != KEEP]] = True
     in_cluster[d.why != KEEP] = True
-    at = np.flatnonzero(in_cluster)
+    return np.flatnonzero(in_cluster)
+
+
+def cluster_frame(ids: pl.Series, member_source_ids: pl.Series, d: Decision) -> pl.DataFrame:
+    """Members of every cluster of two or more rows, representative first, in row order;
+    `member_source_ids`: `source_ids` of the rows `members(d)`."""
+    at = members(d)
     reps = d.rep[at]
     order = np.lexsort((at, reps))
-    at, reps = at[order], reps[order]
+    at, reps, sids = at[order], reps[order], member_source_ids.gather(order)
     cluster = np.cumsum(np.r_[True, reps[1:] != reps[:-1]]) - 1 if len(at) else np.zeros(0, np.int64)
     kind = np.where(d.why[at] == EXACT, "exact", np.where(d.why[at] == NEAR, "near", "representative"))
-    sub = df[at]
-    return pl.DataFrame({"cluster_id": cluster, "member_id": sub["id"], "source_id": source_ids(sub["meta"]),
-                         "representative": df["id"].gather(reps), "similarity": d.score[at].round(4),
+    return pl.DataFrame({"cluster_id": cluster, "member_id": ids.gather(at), "source_id": sids,
+                         "representative": ids.gather(reps), "similarity": d.score[at].round(4),
                          "kind": kind}, schema=CLUSTER_SCHEMA)
 
 
-def cluster_report(ids: np.ndarray, d: Decision, norm: pl.Series, examples: int) -> dict:
-    """Cluster sizes (histogram, largest) and example pairs (kept row, dropped row, Jaccard)."""
+def cluster_report(ids: pl.Series, d: Decision, texts, examples: int) -> dict:
+    """Cluster sizes (histogram, largest) and example pairs (kept row, dropped row, Jaccard);
+    `texts(rows)`: the normalised texts of some rows (only the example pairs' are asked for)."""
     dup = np.flatnonzero(d.why != KEEP)
     reps, sizes = np.unique(d.rep[dup], return_counts=True)
     sizes = sizes + 1
     hist = dict(zip(*np.unique(sizes, return_counts=True))) if len(sizes) else {}
     largest = np.argsort(-sizes, kind="stable")[:10]
+    shown = dup[np.argsort(d.score[dup], kind="stable")][:examples]   # least similar first
+    need = np.unique(np.r_[shown, d.rep[shown]]).astype(np.int64)
+    text_of = dict(zip(need.tolist(), texts(need)))
     pairs = []
-    for i in dup[np.argsort(d.score[dup], kind="stable")][:examples]:   # least similar first
+    for i in shown:
         r = d.rep[i]
-        pairs.append({"kept": str(ids[r]), "dropped": str(ids[i]), "rule": "exact" if d.why[i] == EXACT else "near",
+        pairs.append({"kept": str(ids[int(r)]), "dropped": str(ids[int(i)]), "rule": "exact" if d.why[i] == EXACT else "near",
                       "jaccard_estimate": round(float(d.score[i]), 3),
-                      "kept_text": norm[int(r)][:300], "dropped_text": norm[int(i)][:300]})
+                      "kept_text": text_of[int(r)][:300], "dropped_text": text_of[int(i)][:300]})
     return {"clusters": len(reps), "rows_in_clusters": int(len(dup) + len(reps)),
             "exact_dropped": int((d.why == EXACT).sum()), "near_dropped": int((d.why == NEAR).sum()),
             "size_histogram": {str(int(k)): int(v) for k, v in hist.items()},
-            "largest": [{"kept": str(ids[reps[k]]), "size": int(sizes[k])} for k in largest],
+            "largest": [{"kept": str(ids[int(reps[k])]), "size": int(sizes[k])} for k in largest],
             "example_pairs": pairs}

@@ -8,7 +8,7 @@ pair cannot be split into one prompt and two final replies, is rejected with the
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -97,32 +97,43 @@ def _why_none(row: dict, cfg: FormatConfig) -> str:
     return f"no kind in {cfg.kinds} fits the columns present {present}"
 
 
+@dataclass
+class Formatter:
+    """Rows -> examples, a chunk at a time; carries the per-split example counts (verl's
+    `extra_info.index`) from one chunk to the next."""
+    cfg: FormatConfig
+    seen: dict = field(default_factory=dict)   # (kind, split) -> examples so far
+
+    def chunk(self, df: pl.DataFrame) -> tuple[dict[str, dict[str, pl.DataFrame]], pl.DataFrame, int]:
+        """Rows (in the natural order) -> ({kind: {split: frame}}, rejected rows, rows kept)."""
+        out = {k: {"train": [], "val": []} for k in self.cfg.kinds}
+        bad, kept = [], 0
+        for row in df.iter_rows(named=True):
+            try:
+                ex = examples(row, self.cfg)
+            except dialogue.DialogueError as e:
+                bad.append(rejects.reject(STAGE, e.rule, str(e), row, id=row["id"], source=row["source"]))
+                continue
+            if not ex:
+                bad.append(rejects.reject(STAGE, "no_format_kind", _why_none(row, self.cfg), row,
+                                          id=row["id"], source=row["source"]))
+                continue
+            kept += 1
+            split = split_of(row["id"], self.cfg.seed, self.cfg.val_fraction)
+            for kind, e in ex.items():
+                if kind == "verl":
+                    index = self.seen.get((kind, split), 0) + len(out[kind][split])
+                    e["extra_info"] = {"split": split, "index": index, "id": row["id"]}
+                else:
+                    e = {"id": row["id"], **e}
+                out[kind][split].append(e)
+        for k, v in out.items():
+            for s, exs in v.items():
+                self.seen[(k, s)] = self.seen.get((k, s), 0) + len(exs)
+        frames = {k: {s: pl.DataFrame(exs, schema=SCHEMAS[k]) for s, exs in v.items()} for k, v in out.items()}
+        return frames, rejects.frame(bad), kept
+
+
 def run(df: pl.DataFrame, cfg: FormatConfig) -> tuple[dict[str, dict[str, pl.DataFrame]], pl.DataFrame, int]:
-    """Rows -> ({kind: {split: frame}}, rejected rows, rows kept)."""
-    df = text.sort_rows(df)
-    out = {k: {"train": [], "val": []} for k in cfg.kinds}
-    bad, kept = [], 0
-    for row in df.iter_rows(named=True):
-        try:
-            ex = examples(row, cfg)
-        except dialogue.DialogueError as e:
-            bad.append(rejects.reject(STAGE, e.rule, str(e), row, id=row["id"], source=row["source"]))
-            continue
-        if not ex:
-            bad.append(rejects.reject(STAGE, "no_format_kind", _why_none(row, cfg), row,
-                                      id=row["id"], source=row["source"]))
-            continue
-        kept += 1
-        split = split_of(row["id"], cfg.seed, cfg.val_fraction)
-        for kind, e in ex.items():
-            if kind == "verl":
-                e["extra_info"] = {"split": split, "index": len(out[kind][split]), "id": row["id"]}
-            else:
-                e = {"id": row["id"], **e}
-            out[kind][split].append(e)
-    frames = {k: {s: pl.DataFrame(rows, schema=SCHEMAS[k]) for s, rows in v.items()} for k, v in out.items()}
-    return frames, rejects.frame(bad), kept
-
-
-def counts(frames: dict) -> dict:
-    return {k: {s: f.height for s, f in v.items()} for k, v in frames.items()}
+    """Rows -> ({kind: {split: frame}}, rejected rows, rows kept), the whole frame at once."""
+    return Formatter(cfg).chunk(text.sort_rows(df))

@@ -39,14 +39,19 @@ def heuristic(df: pl.DataFrame, min_words: int = 5, min_alnum: float = 0.7, min_
     return f.select(pl.col("length") * pl.col("alnum") * pl.col("distinct")).to_series().fill_null(0).to_numpy()
 
 
-def model_scores(df: pl.DataFrame, model_dir: str, batch_size: int = 8, max_length: int = 512) -> np.ndarray:
-    """exp(mean log p(response token | prompt, previous tokens)) per row, batched, no grad."""
-    import torch
-
+def load_model(model_dir: str):
+    """(model, tokenizer) for `model_scores`, loaded once per stage run."""
     from stages.models import load
 
     model, tok = load(model_dir, for_generation=False)
     model.eval()
+    return model, tok
+
+
+def model_scores(df: pl.DataFrame, model, tok, batch_size: int, max_length: int) -> np.ndarray:
+    """exp(mean log p(response token | prompt, previous tokens)) per row, batched, no grad."""
+    import torch
+
     prompts = df.select(pl.col("prompt").fill_null("")).to_series().to_list()
     answers = df.select(main_text()).to_series().to_list()
     out = np.zeros(len(answers))
@@ -76,18 +81,24 @@ def histogram(scores: np.ndarray, bins: int) -> list[int]:
     return np.histogram(scores, bins=bins, range=(0.0, 1.0))[0].astype(int).tolist()
 
 
-def run(df: pl.DataFrame, scores: np.ndarray, threshold: float | None, top_fraction: float | None,
-        bins: int = 20) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
-    """Keep rows scoring >= threshold, and (if set) only the best `top_fraction` of them
-    (ties broken by row order, so the choice is deterministic)."""
-    df = text.sort_rows(df)
-    keep = np.ones(df.height, bool) if threshold is None else scores >= threshold
+def decide(scores: np.ndarray, threshold: float | None, top_fraction: float | None) -> np.ndarray:
+    """(N,) bool: rows scoring >= threshold, and (if set) only the best `top_fraction` of all
+    rows (ties broken by row order, so the choice is deterministic)."""
+    n = len(scores)
+    keep = np.ones(n, bool) if threshold is None else scores >= threshold
     if top_fraction is not None:
-        k = math.ceil(top_fraction * df.height)
-        order = np.lexsort((np.arange(df.height), -scores))
-        top = np.zeros(df.height, bool)
+        k = math.ceil(top_fraction * n)
+        order = np.lexsort((np.arange(n), -scores))
+        top = np.zeros(n, bool)
         top[order[:k]] = True
         keep &= top
+    return keep
+
+
+def split(df: pl.DataFrame, scores: np.ndarray, keep: np.ndarray, threshold: float | None,
+          top_fraction: float | None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Rows (in the natural order) with their scores and decisions -> (kept, rejected with the
+    score, scores frame: id, score, kept)."""
     gone = np.flatnonzero(~keep)
     bad = df[gone]
     why = ["below_threshold" if threshold is not None and scores[i] < threshold else "below_top_fraction"
@@ -97,9 +108,23 @@ def run(df: pl.DataFrame, scores: np.ndarray, threshold: float | None, top_fract
         "detail": [f"score {scores[i]:.3f} (threshold {threshold}, top_fraction {top_fraction})" for i in gone],
         "record": [rejects.reject("", "", "", r)["record"] for r in bad.iter_rows(named=True)],
     }, schema=rejects.REJECT_SCHEMA)
+    scored = pl.DataFrame({"id": df["id"], "score": scores, "kept": keep})
+    return df.filter(pl.Series(keep)), rejected, scored
+
+
+def report(scores: np.ndarray, keep: np.ndarray, bins: int) -> dict:
+    """Score histograms before and after, and the mean scores."""
     hist = {"bins": np.linspace(0, 1, bins + 1).round(4).tolist(), "before": histogram(scores, bins),
             "after": histogram(scores[keep], bins)}
     stats = {"mean_before": float(scores.mean()) if len(scores) else None,
              "mean_after": float(scores[keep].mean()) if keep.any() else None}
-    scored = pl.DataFrame({"id": df["id"], "score": scores, "kept": keep})
-    return df.filter(pl.Series(keep)), rejected, {"histogram": hist, "score": stats, "scores": scored}
+    return {"histogram": hist, "score": stats}
+
+
+def run(df: pl.DataFrame, scores: np.ndarray, threshold: float | None, top_fraction: float | None,
+        bins: int = 20) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    """Whole-frame `decide` + `split` + `report` (the quality stage does it a chunk at a time)."""
+    df = text.sort_rows(df)
+    keep = decide(scores, threshold, top_fraction)
+    kept, rejected, scored = split(df, scores, keep, threshold, top_fraction)
+    return kept, rejected, {**report(scores, keep, bins), "scores": scored}

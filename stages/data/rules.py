@@ -16,6 +16,8 @@ import polars as pl
 
 from stages.common.registry import Registry
 from stages.data import gopher, pii, text
+from stages.data.batch import first_fail
+from stages.data.tokens import token_counts
 
 
 @dataclass
@@ -123,7 +125,7 @@ def _bounds(value: pl.Expr, lo, hi, name: str, frame: pl.DataFrame) -> tuple[pl.
         checks.append((f"too_few_{name}", value < lo, value, lo))
     if hi is not None:
         checks.append((f"too_many_{name}", value > hi, value, hi))
-    return gopher._first_fail([(n, f.fill_null(False), v.cast(pl.Float64), l) for n, f, v, l in checks], frame)
+    return first_fail([(n, f.fill_null(False), v.cast(pl.Float64), l) for n, f, v, l in checks], frame)
 
 
 @rule("length", transform=False)
@@ -131,7 +133,7 @@ def length(s: pl.Series, min_chars=None, max_chars=None, min_words=None, max_wor
     """Bounds on characters and on whitespace-separated words."""
     f = pl.DataFrame({"t": s})
     if min_words is not None or max_words is not None:
-        f = f.with_columns(runs=gopher.token_counts(s)["runs"])   # `\S+` runs
+        f = f.with_columns(runs=token_counts(s)["runs"])   # `\S+` runs
     r1, d1 = _bounds(pl.col("t").str.len_chars(), min_chars, max_chars, "chars", f)
     r2, d2 = _bounds(pl.col("runs"), min_words, max_words, "words", f)
     return Result(reason=r1.fill_null(r2), detail=d1.fill_null(d2))
@@ -141,7 +143,7 @@ def length(s: pl.Series, min_chars=None, max_chars=None, min_words=None, max_wor
 def replacement_chars(s: pl.Series, max_count: int | None = 0) -> Result:
     """U+FFFD marks bytes that were not valid UTF-8 when the source was decoded."""
     f = pl.DataFrame({"n": s.str.count_matches("\ufffd", literal=True)})
-    reason, detail = gopher._first_fail(
+    reason, detail = first_fail(
         [] if max_count is None else
         [("invalid_utf8", (pl.col("n") > max_count).fill_null(False), pl.col("n").cast(pl.Float64), max_count)], f)
     return Result(reason=reason, detail=detail)

@@ -1,4 +1,4 @@
-"""Text helpers shared by the data stages: which columns hold text, the normal form used to
+"""Text helpers shared by the data stages: checking a list of text columns, the normal form used to
 compare texts (dedup, decontamination), and a deterministic natural row order.
 
 Everything here is a polars expression or a vectorised function, so a batch of 10k rows is
@@ -9,10 +9,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from stages.common.rejects import ROW_SCHEMA
-
-COLUMNS = tuple(ROW_SCHEMA)                                  # id, source, prompt, ... meta
-TEXT_FIELDS = ("prompt", "response", "chosen", "rejected")   # columns rules may touch
+from stages.data.schema import TEXT_FIELDS
 
 
 def check_fields(fields, where: str) -> list[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from stages.common.rejects import ROW_SCHEMA
+from stages.data.schema import ROW_SCHEMA
 
 
 def frame(rows: list[dict], source: str = "t") -> pl.DataFrame:

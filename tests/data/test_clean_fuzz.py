@@ -5,7 +5,8 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stages.common.rejects import ROW_SCHEMA, funnel
+from stages.common.rejects import funnel
+from stages.data.schema import ROW_SCHEMA
 from stages.data import clean
 
 cell = st.one_of(st.none(), st.text(max_size=200),

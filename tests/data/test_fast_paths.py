@@ -10,7 +10,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.data import gopher, scan, text
+from stages.data import gopher, repeats, scan, text, tokens
 from stages.data.rules import RULES
 
 PIECES = ["the", "a1", "1a", "_x", "x_", "12", "__", "3_b", "...", "-", "#", "\n", " ", "\t", "\x0b", "\x0c",
@@ -27,8 +27,8 @@ def _ascii_texts(n: int, seed: int = 0) -> list[str]:
 
 def test_byte_scan_counts_equal_regex_counts():
     s = pl.Series(_ascii_texts(1500))
-    fast = gopher._scan_counts(s)
-    slow = gopher._regex_counts(s)
+    fast = tokens.scan_counts(s)
+    slow = tokens.regex_counts(s)
     assert fast.columns == slow.columns
     for c in fast.columns:
         assert fast[c].to_list() == slow[c].to_list(), c
@@ -38,15 +38,15 @@ def test_byte_scan_counts_equal_regex_counts():
 def test_byte_scan_tokens_hash_like_extract_all():
     s = pl.Series(_ascii_texts(500, seed=1))
     t = scan.tokens(s)
-    flat = s.str.extract_all(gopher.TOKEN).explode().drop_nulls()
+    flat = s.str.extract_all(tokens.TOKEN).explode().drop_nulls()
     assert t.hashes().tolist() == flat.hash(seed=0).to_list()
     assert (t.end - t.start).tolist() == flat.str.len_chars().to_list()
 
 
 def test_token_counts_mixed_batch_keeps_row_order():
     texts = ["plain words here", "naïve café", None, "x, y; z", "日本語 テキスト", ""]
-    got = gopher.token_counts(pl.Series(texts, dtype=pl.Utf8))
-    want = gopher._regex_counts(pl.Series(texts, dtype=pl.Utf8))
+    got = tokens.token_counts(pl.Series(texts, dtype=pl.Utf8))
+    want = tokens.regex_counts(pl.Series(texts, dtype=pl.Utf8))
     assert got.to_dicts() == want.to_dicts()
 
 
@@ -87,9 +87,9 @@ def test_top_ngram_grouping_falls_back_to_exact_sort_on_truncated_key_clashes():
     doc = np.array([0, 0, 0, 0, 0, 1])
     counts = np.array([5, 1])
     ln = np.array([1, 2, 1, 2, 2, 4])
-    top1 = gopher.top_ngram_chars(h, ln, doc, counts, 1, 2)
+    top1 = repeats.top_ngram_chars(h, ln, doc, counts, 1, 2)
     assert top1.tolist() == [3 * 2, 4]                   # "b" x3 (2 chars each); text 1: its token
-    top2 = gopher.top_ngram_chars(h, ln, doc, counts, 2, 2)
+    top2 = repeats.top_ngram_chars(h, ln, doc, counts, 2, 2)
     assert top2.tolist() == [2 * (1 + 2 + 1), 0]         # "a b" x2, seen before "b a" x1 and "b b" x1
 
 
@@ -100,8 +100,8 @@ def test_repeat_prefilter_clears_lookalike_tokens_and_keeps_real_loops():
     loop = " ".join(["we sell the best shoes"] * 8)
     s = pl.Series([lookalike, loop, "plain words that never repeat at all here"])
     t = scan.tokens(s)
-    assert gopher.repeats_5gram(t.features(), t.doc(), t.counts, len(s)).tolist() == [True, True, False]
-    assert gopher._repeats(s).tolist() == [False, True, False]
+    assert repeats.repeats_5gram(t.features(), t.doc(), t.counts, len(s)).tolist() == [True, True, False]
+    assert repeats.repeats_5gram_of(s).tolist() == [False, True, False]
     reason, _ = gopher.repetition(s, top_n_grams=(), dup_n_grams=((5, 0.15), (10, 0.1)))
     assert reason.to_list() == [None, "duplicated_5_n_grams", None]
 

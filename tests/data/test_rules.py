@@ -4,7 +4,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from stages.data import gopher, pii
+from gopher_oracle import reference_repetition_values
+
+from stages.data import gopher, pii, repeats, tokens
 from stages.data.rules import RULES
 
 
@@ -102,11 +104,11 @@ def test_vectorised_repetition_values_equal_the_plain_python_port(n, gsm8k_train
     assert len(ascii_only) < len(texts)
     for batch in (texts, ascii_only):   # regex tokens (some text is not ASCII) and the byte scan
         s = pl.Series(batch)
-        h, ln, doc, counts = gopher._token_table(s)
-        top = gopher.top_ngram_chars(h, ln, doc, counts, n, len(s))
-        flagged = gopher.repeats_5gram(h, doc, counts, len(s))
+        h, ln, doc, counts = tokens.token_table(s)
+        top = repeats.top_ngram_chars(h, ln, doc, counts, n, len(s))
+        flagged = repeats.repeats_5gram(h, doc, counts, len(s))
         for i, t in enumerate(batch):
-            ref_top, ref_dup = gopher.reference_repetition_values(t, n)
+            ref_top, ref_dup = reference_repetition_values(t, n)
             assert top[i] == ref_top, (i, t[:80])
             if n >= 5 and ref_dup > 0:
                 assert flagged[i], (i, t[:80])   # the prefilter never skips a text with repeats
