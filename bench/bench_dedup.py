@@ -81,7 +81,8 @@ def _ours_child(path: str, out: str, profile_name: str, workers: int, batch: int
     factory = yaml.safe_load((ROOT / "params/data/profiles/factory.yaml").read_text())
     dcfg = dedup.DedupConfig.from_params({**factory["dedup"], "fields": ["prompt"], **over})
     t = time.perf_counter()
-    m = stream.run(path, out, clean.check_profile(prof, profile_name), ["prompt"], dcfg,
+    rules = {"rules": factory["clean"]["rules"], "profiles": {profile_name: prof}}
+    m = stream.run(path, out, clean.profile(rules, profile_name), ["prompt"], dcfg,
                    batch_size=batch, workers=workers, progress=False)
     wall = time.perf_counter() - t
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -1,6 +1,8 @@
-"""Clean: validate rows, normalise text, filter by the profile of `data.kind`, redact PII.
+"""Clean: validate rows, normalise text, filter by the rules (as the profile of `data.kind`
+changes them), redact PII.
 
-    dvc exp run -S data.clean.profiles.instruct.length.max_words=2000
+    dvc exp run -S data.clean.rules.length.max_chars=5000            # every kind
+    dvc exp run -S data.clean.profiles.instruct.length.max_words=2000 # one kind
 """
 from __future__ import annotations
 
@@ -11,11 +13,8 @@ from stages.data import clean, rows, text
 
 
 def run(raw_dir: Path, out_dir: Path, kind: str, cfg: dict) -> dict:
-    profiles = cfg["profiles"]
-    if kind not in profiles:
-        raise KeyError(f"data.kind={kind!r} has no clean profile; valid: {sorted(profiles)}")
     fields = text.check_fields(cfg["fields"], "data.clean.fields")
-    profile = clean.check_profile(profiles[kind], f"data.clean.profiles.{kind}")
+    profile = clean.profile(cfg, kind)
     src = rows.Input.open(rows.raw_files(raw_dir))
     repeated = clean.repeated_ids(src.keys["id"])
     counts: dict = {}
@@ -28,7 +27,7 @@ def run(raw_dir: Path, out_dir: Path, kind: str, cfg: dict) -> dict:
 
 
 def main() -> None:
-    sections = {"data.kind": None, "data.clean": {"fields": None, "profiles": None}}
+    sections = {"data.kind": None, "data.clean": {"fields": None, "rules": None, "profiles": None}}
     with stagerun.stage("clean", sections, out="clean") as st:
         st.metrics = run(st.path("raw"), st.path("clean"), st.params["data.kind"], st.params["data.clean"])
     m = st.metrics

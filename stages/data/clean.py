@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from stages.common import rejects
+from stages.common.params import check_keys
 from stages.data import text
 from stages.data.schema import TEXT_FIELDS
 from stages.data.rules import RULES
@@ -19,11 +20,30 @@ from stages.data.rules import RULES
 STAGE = "clean"
 
 
-def check_profile(profile: dict, where: str) -> dict:
-    """Every rule name must exist (the error lists the valid ones); None turns a rule off."""
-    for name in profile:
-        RULES.get(name)
-    return {k: dict(v) for k, v in profile.items() if v is not None}
+def profile(cfg: dict, kind: str) -> dict:
+    """The rules `data.kind` runs, in order, with their thresholds: every rule of
+    `data.clean.rules` with its defaults, updated by what `data.clean.profiles.<kind>` lists
+    (`rule: null` there turns it off). A rule registered without defaults, an unknown rule or
+    threshold, or a missing threshold fails here, naming the key and the valid ones."""
+    defaults, profiles = cfg["rules"], cfg["profiles"]
+    if kind not in profiles:
+        raise KeyError(f"data.kind={kind!r} has no clean profile; valid: {sorted(profiles)}")
+    unlisted = [n for n in RULES.names() if n not in defaults]
+    if unlisted:
+        raise KeyError(f"data.clean.rules: no default thresholds for rule(s) {unlisted} "
+                       f"(params/data/profiles/factory.yaml; `name: {{}}` if it has none)")
+    for name, kw in defaults.items():
+        keys = RULES.get(name).keys
+        check_keys(kw, keys, f"data.clean.rules.{name}")
+        missing = [k for k in keys if k not in (kw or {})]
+        if missing:
+            raise KeyError(f"data.clean.rules.{name}: missing threshold(s) {missing} (null turns one off)")
+    changes = profiles[kind] or {}
+    check_keys(changes, tuple(defaults), f"data.clean.profiles.{kind}")
+    for name, kw in changes.items():
+        check_keys(kw, RULES.get(name).keys + ("fields",), f"data.clean.profiles.{kind}.{name}")
+    return {name: {**(kw or {}), **(changes.get(name) or {})} for name, kw in defaults.items()
+            if not (name in changes and changes[name] is None)}
 
 
 def repeated_ids(ids: pl.Series) -> np.ndarray:

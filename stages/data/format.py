@@ -30,13 +30,14 @@ SCHEMAS = {
 
 @dataclass
 class FormatConfig:
+    """data.format and the seed; every value comes from params (params/data/profiles/factory.yaml)."""
     kinds: list[str]                    # which of sft, preference, rl, verl to write
-    val_fraction: float = 0.1           # share of rows (by id hash) in val
-    seed: int = 0                       # salts the split hash
-    rl_instruction: str | None = None   # appended to rl/verl prompts (answer format)
-    ability: str = "math"               # verl `ability`
-    data_source: str | None = None      # rl/verl data_source; None = the row's source
-    sft_from_dialogue: bool = True      # a dialogue in `chosen` (no response) is an SFT example
+    val_fraction: float                 # share of rows (by id hash) in val
+    seed: int                           # salts the split hash
+    rl_instruction: str | None          # appended to rl/verl prompts (answer format)
+    ability: str                        # verl `ability`
+    data_source: str | None             # rl/verl data_source; None = the row's source
+    sft_from_dialogue: bool             # a dialogue in `chosen` (no response) is an SFT example
 
     def __post_init__(self):
         bad = sorted(set(self.kinds) - set(KINDS))

@@ -23,10 +23,9 @@ STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 SEP = "\ue000"   # private-use character: a split marker no real text contains
 
 
-def quality(s: pl.Series, min_doc_words=50, max_doc_words=100000, min_avg_word_length=3,
-            max_avg_word_length=10, max_symbol_word_ratio=0.1, max_bullet_lines_ratio=0.9,
-            max_ellipsis_lines_ratio=0.3, min_alpha_words_ratio=0.8, min_stop_words=2,
-            stop_words=STOP_WORDS):
+def quality(s: pl.Series, *, min_doc_words, max_doc_words, min_avg_word_length, max_avg_word_length,
+            max_symbol_word_ratio, max_bullet_lines_ratio, max_ellipsis_lines_ratio, min_alpha_words_ratio,
+            min_stop_words):
     """datatrove GopherQualityFilter; every threshold None = off (and its counts not taken)."""
     def judge(s: pl.Series):
         t = pl.col("t")
@@ -39,8 +38,7 @@ def quality(s: pl.Series, min_doc_words=50, max_doc_words=100000, min_avg_word_l
             extra["hashes"] = t.str.count_matches("#", literal=True)
             extra["ellipsis"] = t.str.count_matches("...", literal=True) + t.str.count_matches("…", literal=True)
         if min_stop_words is not None:
-            extra["stops"] = (pl.sum_horizontal([t.str.contains(rf"\b{re.escape(w)}\b") for w in stop_words])
-                              if stop_words else pl.lit(0))
+            extra["stops"] = pl.sum_horizontal([t.str.contains(rf"\b{re.escape(w)}\b") for w in STOP_WORDS])
         f = f.with_columns(**extra).with_columns(avg=pl.col("word_chars") / pl.col("words"),
                                                  ntok=pl.max_horizontal(pl.col("tokens"), 1))
         c = pl.col
@@ -94,9 +92,8 @@ def _one_piece(s: pl.Series) -> pl.DataFrame:
                                         lines=one, line_dups=zero, line_chars=zero).drop("t")
 
 
-def repetition(s: pl.Series, dup_line_frac=0.3, dup_para_frac=0.3, dup_line_char_frac=0.2,
-               dup_para_char_frac=0.2, top_n_grams=((2, 0.2), (3, 0.18), (4, 0.16)),
-               dup_n_grams=((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10))):
+def repetition(s: pl.Series, *, dup_line_frac, dup_para_frac, dup_line_char_frac, dup_para_char_frac,
+               top_n_grams, dup_n_grams):
     """datatrove GopherRepetitionFilter; every threshold None = off."""
     def judge(s: pl.Series):
         one = ~s.str.contains("\n", literal=True).to_numpy()

@@ -24,7 +24,7 @@ def main_text() -> pl.Expr:
     return pl.coalesce(pl.col("response"), pl.col("chosen"), pl.col("prompt")).fill_null("")
 
 
-def heuristic(df: pl.DataFrame, min_words: int = 5, min_alnum: float = 0.7, min_distinct: float = 0.3) -> np.ndarray:
+def heuristic(df: pl.DataFrame, min_words: int, min_alnum: float = 0.7, min_distinct: float = 0.3) -> np.ndarray:
     """Product of three capped shares, so one bad property sinks the row: length (words /
     min_words), alphanumeric characters among non-space ones (/ min_alnum) and distinct words
     among words (/ min_distinct; a text looping on itself scores low)."""

@@ -1,13 +1,16 @@
 """Clean rules: each takes one text column (a polars Series) and its keyword thresholds.
 
 A transform returns the rewritten text (and counts of what it changed); a filter returns a
-per-row reason (null = keep) and detail. Every threshold is a keyword argument where None turns
-that check off. A new rule is one function with `@rule("name", transform=...)`; the order and
-the thresholds come from params (`data.clean.profiles.<data.kind>`), never from code.
+per-row reason (null = keep) and detail. Every threshold is a keyword-only argument, without a
+default, where None turns that check off. A new rule is one function with
+`@rule("name", transform=...)` and one line of default thresholds in `data.clean.rules`
+(params/data/profiles/factory.yaml), which also gives the order rules run in; every profile then
+runs it (params/data/profiles/clean.yaml lists only what a profile changes).
 """
 from __future__ import annotations
 
 import html
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,8 +36,13 @@ class Rule:
     fn: Callable[..., Result]
     transform: bool
 
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Its thresholds: the keyword-only arguments (params must give every one)."""
+        return tuple(n for n, p in inspect.signature(self.fn).parameters.items() if p.kind == p.KEYWORD_ONLY)
 
-RULES: Registry[Rule] = Registry("clean rule", "data.clean.profiles.<kind>")
+
+RULES: Registry[Rule] = Registry("clean rule", "data.clean.rules")
 
 
 def rule(name: str, transform: bool):
@@ -49,7 +57,7 @@ def _changed(old: pl.Series, new: pl.Series) -> int:
 
 
 @rule("fix_encoding", transform=True)
-def fix_encoding(s: pl.Series, normalization: str | None = "NFKC") -> Result:
+def fix_encoding(s: pl.Series, *, normalization: str | None) -> Result:
     """Repair mojibake with ftfy (only texts with non-ASCII bytes can hold any), then Unicode
     normal form (NFKC folds compatibility characters: full-width digits, ligatures)."""
     new = s
@@ -101,7 +109,7 @@ def strip_html(s: pl.Series) -> Result:
 
 
 @rule("collapse_whitespace", transform=True)
-def collapse_whitespace(s: pl.Series, max_newlines: int = 2) -> Result:
+def collapse_whitespace(s: pl.Series, *, max_newlines: int) -> Result:
     """Runs of spaces/tabs -> one space, no trailing spaces on a line, at most `max_newlines`
     consecutive newlines, no leading/trailing whitespace."""
     other = r"\t\u00A0\u2000-\u200A\u3000"   # blanks besides " "; a lone " " is left as it is
@@ -113,7 +121,7 @@ def collapse_whitespace(s: pl.Series, max_newlines: int = 2) -> Result:
 
 
 @rule("pii", transform=True)
-def pii_redact(s: pl.Series, kinds=("email", "ip", "phone", "api_key"), generic_keys: bool = True) -> Result:
+def pii_redact(s: pl.Series, *, kinds: list[str], generic_keys: bool) -> Result:
     new, counts, rows = pii.redact(s, tuple(kinds), generic_keys)
     return Result(text=new, counts={**{f"{k}": v for k, v in counts.items()},
                                     **{f"{k}_rows": v for k, v in rows.items()}})
@@ -129,7 +137,7 @@ def _bounds(value: pl.Expr, lo, hi, name: str, frame: pl.DataFrame) -> tuple[pl.
 
 
 @rule("length", transform=False)
-def length(s: pl.Series, min_chars=None, max_chars=None, min_words=None, max_words=None) -> Result:
+def length(s: pl.Series, *, min_chars, max_chars, min_words, max_words) -> Result:
     """Bounds on characters and on whitespace-separated words."""
     f = pl.DataFrame({"t": s})
     if min_words is not None or max_words is not None:
@@ -140,7 +148,7 @@ def length(s: pl.Series, min_chars=None, max_chars=None, min_words=None, max_wor
 
 
 @rule("replacement_chars", transform=False)
-def replacement_chars(s: pl.Series, max_count: int | None = 0) -> Result:
+def replacement_chars(s: pl.Series, *, max_count: int | None) -> Result:
     """U+FFFD marks bytes that were not valid UTF-8 when the source was decoded."""
     f = pl.DataFrame({"n": s.str.count_matches("\ufffd", literal=True)})
     reason, detail = first_fail(
@@ -150,15 +158,21 @@ def replacement_chars(s: pl.Series, max_count: int | None = 0) -> Result:
 
 
 @rule("gopher_quality", transform=False)
-def gopher_quality(s: pl.Series, **kw) -> Result:
-    reason, detail = gopher.quality(s, **kw)
+def gopher_quality(s: pl.Series, *, min_doc_words, max_doc_words, min_avg_word_length, max_avg_word_length,
+                   max_symbol_word_ratio, max_bullet_lines_ratio, max_ellipsis_lines_ratio,
+                   min_alpha_words_ratio, min_stop_words) -> Result:
+    thresholds = {k: v for k, v in locals().items() if k != "s"}   # the keyword arguments above
+    reason, detail = gopher.quality(s, **thresholds)
     return Result(reason=reason, detail=detail)
 
 
 @rule("gopher_repetition", transform=False)
-def gopher_repetition(s: pl.Series, top_n_grams=None, dup_n_grams=None, **kw) -> Result:
-    """`top_n_grams` / `dup_n_grams` come from params as {n: fraction} maps."""
+def gopher_repetition(s: pl.Series, *, dup_line_frac, dup_para_frac, dup_line_char_frac, dup_para_char_frac,
+                      top_n_grams, dup_n_grams) -> Result:
+    """`top_n_grams` / `dup_n_grams` come from params as {n: fraction} maps (fraction null: off)."""
     top = tuple((int(n), float(f)) for n, f in (top_n_grams or {}).items() if f is not None)
     dup = tuple((int(n), float(f)) for n, f in (dup_n_grams or {}).items() if f is not None)
-    reason, detail = gopher.repetition(s, top_n_grams=top, dup_n_grams=dup, **kw)
+    reason, detail = gopher.repetition(s, top_n_grams=top, dup_n_grams=dup, dup_line_frac=dup_line_frac,
+                                       dup_para_frac=dup_para_frac, dup_line_char_frac=dup_line_char_frac,
+                                       dup_para_char_frac=dup_para_char_frac)
     return Result(reason=reason, detail=detail)

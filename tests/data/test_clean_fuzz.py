@@ -16,9 +16,9 @@ row = st.fixed_dictionaries({c: cell for c in ROW_SCHEMA})
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(row, max_size=25), st.sampled_from(["web", "instruct", "dialogue"]))
-def test_clean_never_crashes_and_conserves(profiles, rows, kind):
+def test_clean_never_crashes_and_conserves(profiles, factory, rows, kind):
     df = pl.DataFrame(rows, schema=ROW_SCHEMA)
-    kept, rejected, _ = clean.run(df, clean.check_profile(profiles[kind], kind),
+    kept, rejected, _ = clean.run(df, clean.profile({**factory["clean"], "profiles": profiles}, kind),
                                   ["prompt", "response", "chosen", "rejected"])
     m = funnel(df.height, kept, rejected)
     assert m["rows_in"] == len(rows)

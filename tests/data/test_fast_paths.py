@@ -102,7 +102,8 @@ def test_repeat_prefilter_clears_lookalike_tokens_and_keeps_real_loops():
     t = scan.tokens(s)
     assert repeats.repeats_5gram(t.features(), t.doc(), t.counts, len(s)).tolist() == [True, True, False]
     assert repeats.repeats_5gram_of(s).tolist() == [False, True, False]
-    reason, _ = gopher.repetition(s, top_n_grams=(), dup_n_grams=((5, 0.15), (10, 0.1)))
+    reason, _ = gopher.repetition(s, top_n_grams=(), dup_n_grams=((5, 0.15), (10, 0.1)), dup_line_frac=None,
+                                  dup_para_frac=None, dup_line_char_frac=None, dup_para_char_frac=None)
     assert reason.to_list() == [None, "duplicated_5_n_grams", None]
 
 

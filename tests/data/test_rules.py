@@ -5,13 +5,18 @@ import polars as pl
 import pytest
 
 from gopher_oracle import reference_repetition_values
+from rowframes import rule_defaults
 
-from stages.data import gopher, pii, repeats, tokens
+from stages.data import pii, repeats, tokens
 from stages.data.rules import RULES
 
 
+DEFAULTS = rule_defaults()
+
+
 def apply(name: str, texts: list[str | None], **kw):
-    return RULES.get(name).fn(pl.Series(texts, dtype=pl.Utf8), **kw)
+    """The rule with its default thresholds from params, `kw` changing some."""
+    return RULES.get(name).fn(pl.Series(texts, dtype=pl.Utf8), **{**DEFAULTS[name], **kw})
 
 
 def test_fix_encoding_repairs_mojibake_and_folds_compatibility_chars():
@@ -51,7 +56,7 @@ def test_pii_redacts_each_kind_and_counts_it():
 
 def test_pii_leaves_url_slugs_alone():
     slug = "see huffpost.com/entry/how-to-lose-weight-in-a-week_n_5bd8ebce4b018d8e93f37c21 today"
-    new, counts, _ = pii.redact(pl.Series([slug]))
+    new, counts, _ = pii.redact(pl.Series([slug]), DEFAULTS["pii"]["kinds"], generic_keys=True)
     assert new[0] == slug and counts["api_key"] == 0
 
 
@@ -75,21 +80,22 @@ WEB = ("The history of the city goes back to the Roman period, when a small fort
 def test_gopher_quality_passes_prose_and_names_each_failure():
     texts = [WEB, "Buy now!", "# " * 60 + WEB, "\n".join(f"- Remember to water the tomatoes and peppers before breakfast, day {i}" for i in range(12)),
              " ".join(["1234 5678 9012"] * 40) + " the and"]
-    reason, detail = gopher.quality(pl.Series(texts))
+    r = apply("gopher_quality", texts)
+    reason, detail = r.reason, r.detail
     assert reason.to_list() == [None, "short_doc", "too_many_hashes", "too_many_bullets", "below_alpha_threshold"]
     assert detail[1].startswith("short_doc 2.0")
 
 
 def test_gopher_quality_stop_words_are_distinct_words():
     text = " ".join(["alpha beta gamma delta epsilon the"] * 12)  # one stop word, many times
-    reason, _ = gopher.quality(pl.Series([text]), min_doc_words=10)
+    reason = apply("gopher_quality", [text], min_doc_words=10).reason
     assert reason[0] == "not_enough_stop_words"
 
 
 def test_gopher_repetition_flags_repeated_lines_and_ngrams():
     looped = " ".join(["I am a bot and I like to repeat myself a lot"] * 10)
     lines = "\n".join(["Click here to subscribe"] * 5 + ["Real content line number %d here" % i for i in range(3)])
-    reason, _ = gopher.repetition(pl.Series([WEB, looped, lines]))
+    reason = apply("gopher_repetition", [WEB, looped, lines]).reason
     assert reason[0] is None
     assert reason[1] in {"top_2_gram", "top_3_gram", "top_4_gram"} or reason[1].startswith("duplicated_")
     assert reason[2] == "dup_line_frac"

@@ -27,7 +27,7 @@ def _arith_rows(n: int) -> list[dict]:
             for i in range(n)]
 
 
-def test_clean_quarantines_malformed_rows_and_conserves(profiles):
+def test_clean_quarantines_malformed_rows_and_conserves(profiles, factory):
     rows = _arith_rows(3) + [
         {"id": "t:3", "prompt": "   ", "response": None},                 # no text
         {"id": "t:0", "prompt": "a repeated id", "response": "x"},       # duplicate id
@@ -36,7 +36,7 @@ def test_clean_quarantines_malformed_rows_and_conserves(profiles):
     ]
     df = frame(rows)
     df = df.with_columns(pl.Series("id", ["t:0", "t:1", "t:2", "t:3", "t:0", None, "t:6"]))
-    kept, rejected, _ = clean.run(df, clean.check_profile(profiles["instruct"], "x"),
+    kept, rejected, _ = clean.run(df, clean.profile(_data(profiles, factory)["clean"], "instruct"),
                                   ["prompt", "response", "chosen", "rejected"])
     assert kept.height + rejected.height == df.height == 7
     rules = dict(zip(rejected["id"].fill_null("<none>").to_list(), rejected["rule"].to_list()))
@@ -129,7 +129,7 @@ def test_quality_drops_degenerate_text_and_reports_histograms():
     df = frame([{"prompt": "q", "response": "The train leaves at 9 and arrives at 11, so it takes 2 hours."},
                 {"prompt": "q", "response": "!!!! ???? .... ,,,, ;;;;"},
                 {"prompt": "q", "response": "yes yes yes yes yes yes yes yes yes yes yes yes"}])
-    scores = quality.heuristic(df)
+    scores = quality.heuristic(df, min_words=5)
     kept, rejected, rep = quality.run(df, scores, 0.5, None, bins=10)
     assert kept["id"].to_list() == ["t:0"] and rejected.height == 2
     assert sum(rep["histogram"]["before"]) == 3 and sum(rep["histogram"]["after"]) == 1
