@@ -13,43 +13,37 @@ ${paths.metrics}/eval/<model>-<bench>.json and ${paths.metrics}/items/<model>-<b
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from stages.common import cli, io, params, tracking
+from stages.common import cli, io, params, stagerun
 
 
 def main(argv: list[str] | None = None) -> None:
     from stages.eval.engines import make_engine
     from stages.eval.paired import item_outcomes
-    from stages.eval.runner import evaluate
+    from stages.eval.runner import evaluate, schema
 
     ap = argparse.ArgumentParser(prog="python -m stages.eval", description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True, help="a dir name under paths.models: base | policy")
     ap.add_argument("--bench", required=True, help="a key of eval.benchmarks")
     args = ap.parse_args(argv)
-    cfg = params.load()
-    if args.bench not in cfg.eval.benchmarks:
-        raise SystemExit(f"--bench {args.bench!r}: not in eval.benchmarks "
-                         f"(valid: {', '.join(cfg.eval.benchmarks)})")
-    bench_cfg = cfg.eval.benchmarks[args.bench]
-    cell = f"{args.model}-{args.bench}"
-    config = {"model": args.model, "bench": args.bench, "seed": cfg.seed,
-              "eval": {"engine": cfg.eval.engine, "batch_size": cfg.eval.batch_size,
-                       "dtype": cfg.eval.dtype,
-                       "benchmarks": {args.bench: params.to_dict(bench_cfg)}}}
-    with tracking.stage_run("eval", config=config, track=cfg.track) as run:
-        engine = make_engine(cfg.eval.engine, str(Path(cfg.paths.models) / args.model),
-                             batch_size=int(cfg.eval.batch_size), dtype=str(cfg.eval.dtype))
-        rows, metrics = evaluate(args.bench, bench_cfg, engine, seed=int(cfg.seed))
-        metrics = {"model": args.model, "bench": args.bench, "engine": cfg.eval.engine, **metrics}
-        with io.atomic_path(Path(cfg.paths.eval) / cell, is_dir=True) as out:
+    benchmarks = params.load().eval.benchmarks
+    if args.bench not in benchmarks:
+        raise SystemExit(f"--bench {args.bench!r}: not in eval.benchmarks (valid: {', '.join(benchmarks)}; "
+                         "a benchmark is a file in params/eval/benchmarks/)")
+    cell, bench = f"{args.model}-{args.bench}", f"eval.benchmarks.{args.bench}"
+    sections = {"eval.engine": None, "eval.batch_size": None, "eval.dtype": None, "seed": None,
+                bench: lambda block: schema(args.bench, block)}
+    with stagerun.stage("eval", sections, out=f"eval/{cell}", metrics=f"metrics/eval/{cell}.json",
+                        config_extra={"model": args.model, "bench": args.bench}) as st:
+        p = st.params
+        engine = make_engine(p["eval.engine"], str(st.path(f"models/{args.model}")),
+                             batch_size=int(p["eval.batch_size"]), dtype=str(p["eval.dtype"]))
+        rows, metrics = evaluate(args.bench, st.cfg.eval.benchmarks[args.bench], engine, seed=int(p["seed"]))
+        st.metrics = {"model": args.model, "bench": args.bench, "engine": p["eval.engine"], **metrics}
+        with io.atomic_path(st.path(f"eval/{cell}"), is_dir=True) as out:
             io.write_jsonl(rows, out / "samples.jsonl")
-            io.write_json(config, out / "config.json")
-        io.write_json(metrics, Path(cfg.paths.metrics) / "eval" / f"{cell}.json")
-        io.write_json({"model": args.model, "bench": args.bench,
-                       **item_outcomes(rows, metrics.get("headline"))},
-                      Path(cfg.paths.metrics) / "items" / f"{cell}.json")
-        run.summary(metrics)
+        io.write_json({"model": args.model, "bench": args.bench, **item_outcomes(rows, metrics.get("headline"))},
+                      st.path(f"metrics/items/{cell}.json"))
 
 
 if __name__ == "__main__":

@@ -22,16 +22,24 @@ KEYS = {
 }
 
 
-def check(name: str, cfg: Any) -> None:
-    """An unknown key in `eval.benchmarks.<name>` fails before any model loads, naming the
-    nearest valid key (a typo in a block would otherwise silently change nothing)."""
-    scorer = cfg.get("scorer")
+def schema(name: str, block: Any) -> dict:
+    """The keys `eval.benchmarks.<name>` may hold: its scorer's (or lm-eval's, for `harness:`)."""
+    if block.get("harness"):
+        from stages.eval.benchmarks.harness import KEYS as HARNESS_KEYS
+
+        return dict.fromkeys(HARNESS_KEYS)
+    scorer = block.get("scorer")
     if scorer not in KEYS:
         raise KeyError(f"eval.benchmarks.{name}.scorer: {scorer!r}; valid: {', '.join(KEYS)} "
                        "(or `harness: <lm-eval task>`)")
+    return {**dict.fromkeys(KEYS[scorer]), "files": {"*": None}}
+
+
+def check(name: str, cfg: Any) -> None:
+    """An unknown key in `eval.benchmarks.<name>` fails before any model loads, naming the
+    nearest valid key (a typo in a block would otherwise silently change nothing)."""
     block = params.to_dict(cfg)
-    params.check_keys(block, {**dict.fromkeys(KEYS[scorer]), "files": {"*": None}},
-                      f"eval.benchmarks.{name}")
+    params.check_keys(block, schema(name, block), f"eval.benchmarks.{name}")
 
 
 def sampling(cfg: Any, seed: int) -> SamplingParams:

@@ -11,12 +11,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TOP_LEVEL_SKIP = {".venv", ".git", "data", "models", "checkpoints", "wandb_runs", ".pytest_cache",
-                  ".hypothesis", "dvc.lock", "bench", "tests", ".gl", ".whl", "reports"}
+                  ".hypothesis", "dvc.lock", "bench", "tests", ".gl", ".whl", "reports", ".bench", ".tools"}
 
 
 def COPY_IGNORE(src: str, names: list[str]) -> set[str]:
     """Skip the workspace's own outputs at the top level, caches everywhere."""
-    skip = {n for n in names if n == "__pycache__" or n.endswith(".egg-info")}
+    skip = {n for n in names if n == "__pycache__" or n.endswith(".egg-info") or n.startswith(".venv")}
     if Path(src) == REPO / ".dvc":
         skip |= {"cache", "tmp"} & set(names)
     return skip | (TOP_LEVEL_SKIP & set(names) if Path(src) == REPO else set())

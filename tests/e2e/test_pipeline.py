@@ -60,8 +60,15 @@ def _stale(ws: Path, override: str) -> set[str]:
 
 def test_eval_param_marks_only_eval_and_report(smoke_repo):
     stale = _stale(smoke_repo, "eval.benchmarks.gsm8k.limit=5")
-    assert stale == {"eval@base-gsm8k", "eval@policy-gsm8k", "report"} or \
-        stale == {"eval@base-gsm8k", "eval@policy-gsm8k"}, stale
+    assert stale - {"datasets"} == {"eval@base-gsm8k", "eval@policy-gsm8k", "report"} or \
+        stale - {"datasets"} == {"eval@base-gsm8k", "eval@policy-gsm8k"}, stale
+
+
+def test_a_benchmark_file_added_for_a_run_is_two_more_eval_cells(smoke_repo):
+    """Benchmarks are data: `+eval/benchmarks@eval.benchmarks.<b>=<b>` adds its matrix cells,
+    and nothing that ran already is stale but the (cheap) datasets stage and the report."""
+    stale = _stale(smoke_repo, "+eval/benchmarks@eval.benchmarks.arc_easy=arc_easy")
+    assert stale - {"report", "datasets"} == {"eval@base-arc_easy", "eval@policy-arc_easy"}, stale
 
 
 def test_train_param_marks_train_policy_eval_and_report(smoke_repo):

@@ -53,20 +53,20 @@ def stale(ws: Path, refresh_keys: bool = True, **extra: str) -> set[str]:
 
 CODE = [   # one module in each package under stages/: the stages whose import closure holds it
     ("stages/common/io.py", {"datasets", "model", "ingest", "clean", "dedup", "quality", "format",
-                             "train", "report"} | EVAL),
+                             "train", "winrate", "report"} | EVAL),
     ("stages/common/fingerprint.py", set()),                 # only the keys stage, which always runs
     ("stages/data/lsh.py", {"dedup"}),
     ("stages/data/decontam.py", {"dedup"}),
     ("stages/data/format.py", {"format"}),
-    ("stages/models/loading.py", {"model", "quality", "train"} | EVAL),
+    ("stages/models/loading.py", {"model", "quality", "train", "winrate"} | EVAL),
     ("stages/scoring/extract.py", {"ingest", "train"} | EVAL),
     ("stages/scoring/math_equiv.py", {"train"} | EVAL),
     ("stages/scoring/sandbox.py", {"train"} | EVAL),
     ("stages/rewards/gsm8k.py", {"train"}),
     ("stages/train/rl/advantage.py", {"train"}),
     ("stages/train/algos/dpo.py", {"train"}),
-    ("stages/eval/engines/hf_engine.py", EVAL),
-    ("stages/eval/benchmarks/math500.py", EVAL),               # the registry imports every benchmark
+    ("stages/eval/engines/hf_engine.py", EVAL | {"winrate"}),
+    ("stages/eval/benchmarks/answer.py", EVAL),                # the registry imports every scorer
     ("stages/report/markdown.py", {"report"}),
     ("stages/datasets.py", {"datasets"}),
 ]
@@ -86,7 +86,7 @@ def test_a_code_change_marks_exactly_the_stages_that_import_it(ws, module, expec
 
 PARAMS = [
     ("train.lr=1e-3", {"train"}),
-    ("eval.benchmarks.math500.limit=5", _cells("math500")),
+    ("eval.benchmarks.math500.limit=5", _cells("math500") | {"datasets"}),   # datasets: same outputs
     ("eval.batch_size=4", EVAL),
     ("data.dedup.verify=0.6", {"dedup"}),
     ("data.decontam.ngram=12", {"dedup"}),
@@ -96,7 +96,7 @@ PARAMS = [
     ("data.on_bad_row=error", {"ingest"}),
     ("model.architecture.hidden_size=32", {"model"}),
     ("report.samples_per_cell=2", set()),
-    ("seed=1", {"model", "format", "train"} | EVAL | {"ingest"}),
+    ("seed=1", {"model", "format", "train", "winrate"} | EVAL | {"ingest"}),
 ]
 
 
