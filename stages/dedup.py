@@ -27,7 +27,7 @@ FILES = rows.KEPT_REJECTED | {"clusters.parquet": dedup.CLUSTER_SCHEMA,
 def run(in_dir: Path, out_dir: Path, dcfg: dict, ccfg: dict) -> dict:
     cfg = dedup.DedupConfig.from_params(dcfg)
     src = rows.Input.open([in_dir / "kept.parquet"])
-    dd = dedup.Deduper(cfg)
+    dd = dedup.Deduper(cfg, rows=src.height)
     for _, df in src.chunks("dedup: sign"):
         dd.add(dedup.normal_text(df, cfg))
     d = dd.finish()

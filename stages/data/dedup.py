@@ -63,8 +63,10 @@ class Deduper:
     """Feed normalised texts batch by batch with `add`, then `finish` decides every row."""
     cfg: DedupConfig
     signer: Signer | None = None      # built from cfg when not given
+    rows: int | None = None           # rows to come, when known: signatures fill one array (no copy)
     _hashes: list = field(default_factory=list)
     _sigs: list = field(default_factory=list)
+    _filled: int = 0
     _numbers: list = field(default_factory=list)
 
     def __post_init__(self):
@@ -82,7 +84,13 @@ class Deduper:
         """One batch already hashed and signed (by a worker process)."""
         self._hashes.append(hashes)
         if self.cfg.near:
-            self._sigs.append(signatures)
+            if self.rows is None:
+                self._sigs.append(signatures)
+            else:
+                if not self._sigs:
+                    self._sigs.append(np.empty((self.rows, signatures.shape[1]), signatures.dtype))
+                self._sigs[0][self._filled:self._filled + len(signatures)] = signatures
+                self._filled += len(signatures)
             if numbers is not None:
                 self._numbers.append(numbers)
 
@@ -95,7 +103,7 @@ class Deduper:
         why = np.where(rep != np.arange(n), EXACT, KEEP)
         score = np.ones(n)
         if self.cfg.near and n:
-            sig = np.concatenate(self._sigs)
+            sig = np.concatenate(self._sigs) if self.rows is None else self._sigs[0][:self._filled]
             self._sigs = []
             uniq = np.flatnonzero(why == KEEP)
             salt = np.concatenate(self._numbers) if self._numbers else None

@@ -39,18 +39,27 @@ def test_spool_writes_what_write_parquet_writes(tmp_path, n):
     assert not list((tmp_path / "scratch").glob("*"))          # scratch files are gone
 
 
-def test_spool_of_nested_columns_writes_what_write_parquet_writes(tmp_path):
+def test_spool_of_nested_columns_keeps_row_groups_and_values_whatever_the_chunks(tmp_path):
+    """Nested columns: same row groups and values as write_parquet, pages laid out per row group
+    (spool.py says why), and the same bytes for any chunk size."""
+    import pyarrow.parquet as pq
+
     msgs = pl.List(pl.Struct({"role": pl.Utf8, "content": pl.Utf8}))
     n = 170_000                                                  # two row groups
     df = pl.DataFrame({"id": [str(i) for i in range(n)],
                        "messages": [[{"role": "user", "content": "q" * (i % 40)}] for i in range(n)]},
                       schema={"id": pl.Utf8, "messages": msgs})
     io.write_parquet(df, tmp_path / "whole.parquet")
-    s = spool.Spool(tmp_path / "scratch", "m", dict(df.schema))
-    for lo in range(0, n, 30_000):
-        s.append(df.slice(lo, 30_000))
-    s.write(tmp_path / "spooled.parquet")
-    assert (tmp_path / "spooled.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+    for chunk in (30_000, 7_777):
+        s = spool.Spool(tmp_path / "scratch", "m", dict(df.schema))
+        for lo in range(0, n, chunk):
+            s.append(df.slice(lo, chunk))
+        s.write(tmp_path / f"spooled-{chunk}.parquet")
+    assert (tmp_path / "spooled-30000.parquet").read_bytes() == (tmp_path / "spooled-7777.parquet").read_bytes()
+    groups = [[m.row_group(i).num_rows for i in range(m.num_row_groups)]
+              for m in (pq.read_metadata(tmp_path / f) for f in ("whole.parquet", "spooled-7777.parquet"))]
+    assert groups[0] == groups[1] == list(spool.row_groups(n)) and len(groups[0]) == 2
+    assert pl.read_parquet(tmp_path / "spooled-7777.parquet").equals(df)
 
 
 def _messy_raw(tmp: Path) -> list[dict]:
