@@ -93,15 +93,16 @@ class VLLMEngine:
                 for text, out in zip(texts, outs)]
 
     def _sampling(self, params: SamplingParams, index: int):
-        """vLLM's params for prompt `index`: its own seed, so prompts don't share random draws
-        (one seed for all would give every prompt the same noise) and a rerun repeats them."""
+        """vLLM's params for prompt `index`: seeds of its own, so prompts share no random draws
+        (one seed for all gives every prompt the same noise) and a rerun repeats them. vLLM
+        seeds sample j of a request with seed + j, hence the stride of n."""
         from vllm import SamplingParams as VSampling
 
         sampling = params.temperature > 0
         return VSampling(n=params.n, temperature=params.temperature,
                          top_p=params.top_p if sampling else 1.0,
                          max_tokens=params.max_new_tokens, stop=list(params.stop) or None,
-                         stop_token_ids=[self.tok.eos_token_id], seed=params.seed * 1_000_003 + index,
+                         stop_token_ids=[self.tok.eos_token_id], seed=params.seed * 1_000_003 + index * params.n,
                          skip_special_tokens=True)
 
     def _decode(self, token_ids, params: SamplingParams) -> str:
