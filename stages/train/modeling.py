@@ -26,15 +26,25 @@ def check(cfg: Any) -> None:
                               "or set train.peft=none") from e
 
 
-def use_bf16(cfg: Any) -> bool:
-    """`train.bf16: auto` means bf16 exactly when a CUDA device supports it."""
+def bf16_supported() -> bool:
+    """Whether this machine runs bf16 matmuls natively: a bf16 CUDA device, or (no CUDA) a CPU
+    with AVX512-BF16 or AMX, where oneDNN's bf16 kernels beat float32 (docs/benchmarks.md)."""
     import torch
 
-    supported = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def use_bf16(cfg: Any) -> bool:
+    """`train.bf16: auto` means bf16 autocast exactly where the hardware supports it natively;
+    the weights (and the optimiser's state) stay float32 either way."""
+    supported = bf16_supported()
     if cfg.bf16 == "auto":
         return supported
     if cfg.bf16 and not supported:
-        raise ValueError("train.bf16=true but no bf16-capable CUDA device; set train.bf16=auto")
+        raise ValueError("train.bf16=true but neither a bf16-capable CUDA device nor a CPU with "
+                         "AVX512-BF16/AMX is present; set train.bf16=auto")
     return bool(cfg.bf16)
 
 

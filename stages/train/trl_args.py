@@ -14,6 +14,9 @@ from stages.train.curves import hf_callback
 
 def common_args(cfg: Any, ctx: Any, has_eval: bool) -> dict:
     """kwargs for any TRL *Config (they all extend TrainingArguments)."""
+    import torch
+
+    bf16 = modeling.use_bf16(cfg)
     return dict(
         output_dir=str(ctx.checkpoint_dir),
         max_steps=int(cfg.max_steps),                   # -1: run `epochs` epochs
@@ -26,7 +29,8 @@ def common_args(cfg: Any, ctx: Any, has_eval: bool) -> dict:
         warmup_steps=float(cfg.warmup_ratio),          # transformers 5: a float < 1 is a ratio
         weight_decay=float(cfg.weight_decay),
         max_grad_norm=float(cfg.max_grad_norm),
-        bf16=modeling.use_bf16(cfg),
+        bf16=bf16,                                      # autocast; the weights stay float32
+        use_cpu=bf16 and not torch.cuda.is_available(), # transformers allows bf16 on CPU only so
         seed=ctx.seed,
         data_seed=ctx.seed,
         save_strategy="steps",

@@ -1,10 +1,13 @@
 """The HF engine on the tiny random model: batching must not change what greedy decoding says."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from stages.eval.engines import SamplingParams, cut_at_stop, make_engine
 
+REPO = Path(__file__).resolve().parents[2]
 PROMPTS = [
     [{"role": "user", "content": "What is 2 + 2?"}],
     "def add(a, b):\n",
@@ -36,6 +39,22 @@ def test_bfloat16_engine_loads_bf16_weights_and_generates(varied_model_dir):
     assert bf16.model.dtype == torch.bfloat16
     outs = bf16.generate(PROMPTS, SamplingParams(max_new_tokens=6))
     assert [len(c.texts) for c in outs] == [1] * len(PROMPTS) and all(c.new_tokens[0] > 0 for c in outs)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "default"])
+def test_greedy_text_is_the_same_on_a_rerun(varied_model_dir, dtype):
+    """Reruns of an eval cell give identical outputs, in either precision and in the one
+    params/eval/default.yaml picks: two fresh engines, same prompts, same batch."""
+    if dtype == "default":
+        import yaml
+
+        dtype = yaml.safe_load((REPO / "params" / "eval" / "default.yaml").read_text())["dtype"]
+    params = SamplingParams(max_new_tokens=24)
+    runs = [make_engine("hf", str(varied_model_dir), batch_size=8, dtype=dtype, progress=False)
+            .generate(PROMPTS, params) for _ in range(2)]
+    assert len({c.texts[0] for c in runs[0]}) == len(PROMPTS)       # not a degenerate model
+    assert [c.texts for c in runs[0]] == [c.texts for c in runs[1]]
+    assert [c.new_tokens for c in runs[0]] == [c.new_tokens for c in runs[1]]
 
 
 def test_results_come_back_in_prompt_order_with_the_chat_template(engine):
