@@ -30,7 +30,7 @@ def common_args(cfg: Any, ctx: Any, has_eval: bool) -> dict:
         weight_decay=float(cfg.weight_decay),
         max_grad_norm=float(cfg.max_grad_norm),
         bf16=bf16,                                      # autocast; the weights stay float32
-        use_cpu=bf16 and not torch.cuda.is_available(), # transformers allows bf16 on CPU only so
+        use_cpu=bf16 and not torch.cuda.is_available(), # else transformers refuses bf16 on CPU
         seed=ctx.seed,
         data_seed=ctx.seed,
         save_strategy="steps",
