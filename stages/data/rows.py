@@ -38,7 +38,11 @@ class Input:
         for f in files:
             if not f.exists():
                 raise FileNotFoundError(f"{f}: not found (did the upstream stage run?)")
-            schema.check(pl.read_parquet_schema(f), str(f))
+            try:
+                columns = pl.read_parquet_schema(f)
+            except Exception as e:  # corrupted or not parquet
+                raise ValueError(f"{f}: unreadable parquet ({type(e).__name__}: {e})") from e
+            schema.check(columns, str(f))
             k = pl.read_parquet(f, columns=list(schema.KEYS)).select(pl.col(c).cast(pl.Utf8) for c in schema.KEYS)
             spans.append((f, start, start + k.height))
             keys.append(k)
