@@ -1,6 +1,8 @@
 """Load: the data stages on 1M rows and the eval stage on the whole GSM8K test set, each run as
 its own `python -m stages.<name>` process in a temp workspace, with the process tree's peak
-memory sampled every 0.1 s. Ends with one JSON line.
+memory sampled every 0.1 s. Every data stage must stay under DATA_BUDGET_GB (it reads and
+writes a chunk of rows at a time); the JSON line it ends with compares the heaviest data stage
+with that budget, and the script exits non-zero, naming the stage, when one is over.
 
     python bench/bench_load.py                         # 1M generated rows; GSM8K eval, tiny model
     python bench/bench_load.py --model smollm2-135m    # the eval with SmolLM2 (hours on 2 cores)
@@ -29,6 +31,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_STAGES = ["ingest", "clean", "dedup", "quality", "format"]
+DATA_BUDGET_GB = 2.0   # peak RSS each data stage must stay under at 1M rows
 
 
 def swap_pages() -> int:
@@ -89,6 +92,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp)
         params = workspace(ws, args.model, args.rows, args.eval_limit)
+        result["setup"] = {"datasets": run_stage(ws, ["stages.datasets"])}   # decontamination's test sets
         for stage in DATA_STAGES:
             result["stages"][stage] = run_stage(ws, [f"stages.{stage}"])
             print(stage, result["stages"][stage], file=sys.stderr)
@@ -102,10 +106,18 @@ def main() -> None:
             result["stages"]["eval@base-gsm8k"] = {**cell, "items": scores.get("n"),
                                                    "accuracy": scores.get("accuracy")}
             print("eval", result["stages"]["eval@base-gsm8k"], file=sys.stderr)
-    result["unit"], result["value"] = "GB (peak RSS of the heaviest stage)", max(
-        s["peak_rss_gb"] for s in result["stages"].values())
-    result["swapped_pages"] = sum(s["swapped_pages"] for s in result["stages"].values())
+    data = {s: result["stages"][s]["peak_rss_gb"] for s in DATA_STAGES}
+    over = [f"{s} {gb} GB" for s, gb in data.items() if gb >= DATA_BUDGET_GB]
+    result.update(unit="GB (peak RSS of the heaviest data stage)", value=max(data.values()),
+                  baseline=f"budget per data stage at {args.rows:,} rows", baseline_value=DATA_BUDGET_GB,
+                  ratio=round(max(data.values()) / DATA_BUDGET_GB, 3), over_budget=over,
+                  swapped_pages=sum(s["swapped_pages"] for s in result["stages"].values()))
+    for s, gb in data.items():
+        print(f"{s:8s} {gb:6.3f} GB  {'OVER' if gb >= DATA_BUDGET_GB else 'ok'} (budget {DATA_BUDGET_GB} GB)",
+              file=sys.stderr)
     print(json.dumps(result))
+    if over:
+        raise SystemExit(f"data stages over the {DATA_BUDGET_GB} GB budget: {', '.join(over)}")
 
 
 if __name__ == "__main__":
