@@ -22,8 +22,8 @@ from typing import Any, Callable, Iterator
 
 from stages.common.registry import Registry
 from stages.data.generators import GENERATORS
+from stages.data.schema import CANONICAL, TEXT_FIELDS
 
-CANONICAL = ("prompt", "response", "chosen", "rejected", "ground_truth")
 READERS: Registry[Callable[[dict], Iterator[tuple]]] = Registry("source kind", "data.sources[].kind")
 SOURCE_KEYS = ("name", "kind", "path", "fields", "ground_truth_from", "allow_empty",   # every kind
                "config", "split", "revision", "data_dir",                              # hf
@@ -31,7 +31,6 @@ SOURCE_KEYS = ("name", "kind", "path", "fields", "ground_truth_from", "allow_emp
 
 
 MAX_DEPTH = 64        # deeper records are quarantined (`too_deep`), never a RecursionError
-TEXT_COLUMNS = ("prompt", "response", "chosen", "rejected")  # mapped, these must hold text
 BOM = b"\xef\xbb\xbf"
 
 
@@ -171,7 +170,7 @@ def screen(record: Any, fields: dict[str, str]) -> tuple[str, str] | None:
             continue
         if isinstance(value, float) and not math.isfinite(value):
             return "non_finite_number", f"field {field_name!r} (for {column}) is {value}"
-        if column in TEXT_COLUMNS and (value is None or (isinstance(value, str) and not value.strip())):
+        if column in TEXT_FIELDS and (value is None or (isinstance(value, str) and not value.strip())):
             return ("null_field" if value is None else "empty_field"), \
                 f"field {field_name!r} (for {column}) is {'null' if value is None else 'blank'}"
     return None
