@@ -63,6 +63,7 @@ CODE = [   # one module in each package under stages/: the stages whose import c
     ("stages/scoring/math_equiv.py", {"train"} | EVAL),
     ("stages/scoring/sandbox.py", {"train"} | EVAL),
     ("stages/rewards/gsm8k.py", {"train"}),
+    ("stages/scoring/reward_model.py", {"train", "winrate"}),
     ("stages/train/rl/advantage.py", {"train"}),
     ("stages/train/algos/dpo.py", {"train"}),
     ("stages/eval/engines/hf_engine.py", EVAL | {"winrate"}),
@@ -88,6 +89,7 @@ PARAMS = [
     ("train.lr=1e-3", {"train"}),
     ("eval.benchmarks.math500.limit=5", _cells("math500") | {"datasets"}),   # datasets: same outputs
     ("eval.batch_size=4", EVAL),
+    ("eval.winrate.limit=5", {"winrate"}),
     ("data.dedup.verify=0.6", {"dedup"}),
     ("data.decontam.ngram=12", {"dedup"}),
     ("data.quality.threshold=0.4", {"quality"}),
