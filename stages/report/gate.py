@@ -38,6 +38,8 @@ def items_at(rev: str, items_dir: str) -> Items:
     out: Items = {}
     for path in ls.stdout.split():
         model, _, bench = Path(path).stem.partition("-")
+        if not bench:              # not an eval cell's (<model>-<bench>): the win rate's outcomes
+            continue
         text = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True, check=True).stdout
         out[(model, bench)] = json.loads(text)
     return out

@@ -121,7 +121,7 @@ def test_bad_config_is_refused_before_the_model_runs(engine):
 def test_the_params_example_block_is_valid():
     import yaml
 
-    block = yaml.safe_load((REPO / "params/eval/harness.yaml").read_text())["benchmarks"]["arc_easy"]
+    block = yaml.safe_load((REPO / "params/eval/benchmarks/arc_easy.yaml").read_text())
     assert set(block) == harness.KEYS                    # every key documented, none unknown
     harness.check("arc_easy", OmegaConf.create(block))
 

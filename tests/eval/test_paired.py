@@ -107,7 +107,7 @@ def test_item_outcomes_count_samples_and_score_any_metric():
             {"id": "t2", "correct": True, "correct_flexible": True},
             {"id": "t2", "correct": False, "correct_flexible": True}]
     out = item_outcomes(rows)
-    assert out == {"ids": ["t1", "t2"], "n_samples": 3,
+    assert out == {"ids": ["t1", "t2"], "n_samples": 3, "headline": None,
                    "correct": {"correct": [1, 2], "correct_flexible": [2, 3]}}
     assert item_scores(out, "strict") == pytest.approx({"t1": 1 / 3, "t2": 2 / 3})
     assert item_scores(out, "pass@1") == item_scores(out, "accuracy") == item_scores(out, "strict")
