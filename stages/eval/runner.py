@@ -16,7 +16,7 @@ COMMON = ("scorer", "version", "files", "source", "hf_config", "split", "revisio
           "subset_seed", "max_new_tokens", "temperature", "top_p", "n_samples", "stop",
           "decontam", "reward", "data_sources")
 KEYS = {
-    "answer": (*COMMON, "id_field", "chat", "instruction", "gold", "gold_extract", "extractors",
+    "answer": (*COMMON, "id_field", "chat", "instruction", "gold", "gold_extract", "extractors", "headline",
                "compare", "group_by", "fewshot_source", "fewshot_split", "n_shot", "verify_timeout_s"),
     "code": (*COMMON, "k", "timeout_s", "memory_mb", "workers"),
 }

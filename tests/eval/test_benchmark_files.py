@@ -63,7 +63,8 @@ def test_a_new_dataset_is_one_yaml_with_no_code(tmp_path):
     block = {**_file("gsm8k"), "source": str(_svamp(tmp_path)), "files": {}, "id_field": "ID",
              "instruction": "{Body} {Question} End with '#### <number>'.", "gold": "Answer",
              "gold_extract": None, "group_by": ["Type"], "limit": None, "fewshot_source": None,
-             "decontam": "Body", "reward": "gsm8k", "data_sources": ["svamp"]}
+             "decontam": "Body", "reward": "gsm8k", "data_sources": ["svamp"],
+             "extractors": {"flexible": "last_number", "strict": "gsm8k_strict"}}   # as a key-sorting writer leaves them
     cfg = OmegaConf.create(block)
     runner.check("svamp", cfg)
     scorer = get(cfg.scorer)

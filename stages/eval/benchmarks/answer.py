@@ -7,7 +7,7 @@ and each is compared with the row's gold. GSM8K, MATH-500 and any dataset of the
     extractors: {strict: gsm8k_strict, flexible: last_number}   (stages.scoring.extract.EXTRACTORS)
     compare: numeric | math | exact     group_by: [subject, level]
 
-The first extractor is the headline (`accuracy`, the per-sample `correct`); with more than one,
+The `headline` extractor (default: the first) gives `accuracy` and the per-sample `correct`; with more than one,
 each also gets its own block (`strict`, `flexible`) and column (`correct_flexible`).
 n-shot exemplars come from `fewshot_source` (never the test source: checked) as earlier chat
 turns; a response that repeats an exemplar's question or first answer line is flagged
@@ -115,10 +115,20 @@ def comparer(cfg: Any) -> tuple[Callable[[str, str], tuple[str, bool]], Callable
     raise ValueError(f"compare: {kind!r}: expected numeric, math or exact")
 
 
+def _names(cfg: Any) -> list[str]:
+    """Extractor names, the headline first (`headline`, else the first listed: a YAML writer
+    that sorts keys would otherwise change which score is `accuracy`)."""
+    names = list(cfg.extractors)
+    head = cfg.get("headline") or names[0]
+    if head not in names:
+        raise KeyError(f"headline: {head!r} is not one of the extractors {names}")
+    return [head, *(n for n in names if n != head)]
+
+
 def score(tasks: list[Task], comps: list[Any], cfg: Any) -> tuple[list[dict], dict]:
     from tqdm import tqdm
 
-    names = list(cfg.extractors)
+    names = _names(cfg)
     fns = {n: extract.EXTRACTORS.get(cfg.extractors[n]) for n in names}
     judge, close = comparer(cfg)
     rows, per_item = [], {n: [] for n in names}
