@@ -43,18 +43,9 @@ def silent_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def talkative_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
     """The tiny model with an untied random output head: varied, non-empty greedy text."""
-    import torch
-    from transformers import AutoModelForCausalLM
+    from tiny_model import untied_copy
 
-    out = tmp_path_factory.mktemp("models") / "talkative"
-    shutil.copytree(tiny_model_dir, out)
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    model.config.tie_word_embeddings = False
-    head = torch.nn.Linear(model.config.hidden_size, model.config.vocab_size, bias=False)
-    torch.nn.init.normal_(head.weight, std=0.02, generator=torch.Generator().manual_seed(1))
-    model.lm_head = head
-    model.save_pretrained(out)
-    return out
+    return untied_copy(tiny_model_dir, tmp_path_factory.mktemp("models") / "talkative")
 
 
 @pytest.fixture(scope="module")
