@@ -5,6 +5,8 @@ fresh workspaces, a baseline commit and this working tree, one after the other.
     python bench/bench_repro.py --base main --order tree,base
     python bench/bench_repro.py --only tree           # one side (e.g. on a busy machine)
     python bench/bench_repro.py --new HEAD            # the new side from a commit
+    python bench/bench_repro.py --only base --save base.json    # one side now ...
+    python bench/bench_repro.py --only tree --load base.json    # ... the other later, one table
 
 Each workspace is the side's tracked files (the working tree's as they are now, uncommitted edits
 included; the baseline's from `git archive`), git-initialised, default profile, reference data
@@ -28,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,6 +159,8 @@ def main() -> None:
     ap.add_argument("--order", default="base,tree", help="which side runs first")
     ap.add_argument("--only", choices=("base", "tree"), help="run one side only")
     ap.add_argument("--keep", help="keep the workspaces under this dir (reports, eval outputs)")
+    ap.add_argument("--save", help="write the runs measured now to this JSON file")
+    ap.add_argument("--load", help="add runs saved by an earlier --save (a side measured now wins)")
     args = ap.parse_args()
     sides = [args.only] if args.only else args.order.split(",")
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_repro_"))
@@ -166,6 +170,11 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+    if args.save:
+        Path(args.save).write_text(json.dumps({s: asdict(r) for s, r in runs.items()}))
+    if args.load:
+        saved = {s: Run(**r) for s, r in json.loads(Path(args.load).read_text()).items()}
+        runs = {**saved, **runs}
     ordered = [runs[s] for s in ("base", "tree") if s in runs]
     table(ordered)
     out = {"bench": "make_repro_default", "unit": "s", "cpus": os.cpu_count()}

@@ -70,6 +70,7 @@ def evaluate(bench_name: str, cfg: Any, engine: Engine, seed: int) -> tuple[list
     rows, metrics = scorer.score(tasks, comps, cfg)
     new_tokens = sum(sum(c.new_tokens) for c in comps)
     metrics.update({"n": len(tasks), "n_samples": sampled.n, "version": cfg.get("version"),
+                    "dtype": getattr(engine, "dtype", None),
                     "generate_seconds": round(gen_seconds, 2),
                     "score_seconds": round(time.perf_counter() - t1, 2), "new_tokens": new_tokens,
                     "tokens_per_second": round(new_tokens / gen_seconds, 2) if gen_seconds else None,

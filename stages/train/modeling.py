@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from stages.common import io, params
+from stages.models.loading import bf16_supported
 
 PEFT_CHOICES = ("lora", "none")
 
@@ -24,16 +25,6 @@ def check(cfg: Any) -> None:
         except ImportError as e:
             raise ImportError("train.peft=lora needs peft installed (pip install peft), "
                               "or set train.peft=none") from e
-
-
-def bf16_supported() -> bool:
-    """Whether this machine runs bf16 matmuls natively: a bf16 CUDA device, or (no CUDA) a CPU
-    with AVX512-BF16 or AMX, where oneDNN's bf16 kernels beat float32 (docs/benchmarks.md)."""
-    import torch
-
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
 def use_bf16(cfg: Any) -> bool:

@@ -22,14 +22,24 @@ def engine(varied_model_dir):
     return make_engine("hf", str(varied_model_dir), batch_size=8, progress=False)
 
 
-def test_batched_greedy_equals_one_at_a_time(engine, varied_model_dir):
+def test_batched_greedy_equals_one_at_a_time(varied_model_dir):
+    """In float32 an item's greedy text does not depend on what shares its batch."""
     params = SamplingParams(max_new_tokens=12)
-    batched = engine.generate(PROMPTS, params)
-    single = make_engine("hf", str(varied_model_dir), batch_size=1, progress=False)
+    batched = make_engine("hf", str(varied_model_dir), batch_size=8, dtype="float32",
+                          progress=False).generate(PROMPTS, params)
+    single = make_engine("hf", str(varied_model_dir), batch_size=1, dtype="float32", progress=False)
     alone = single.generate(PROMPTS, params)
     assert len({c.texts[0] for c in batched}) == len(PROMPTS)       # not a degenerate model
     assert [c.texts for c in batched] == [c.texts for c in alone]
     assert [c.new_tokens for c in batched] == [c.new_tokens for c in alone]
+
+
+def test_auto_dtype_is_bfloat16_exactly_where_the_hardware_has_it(varied_model_dir):
+    from stages.models.loading import bf16_supported
+
+    auto = make_engine("hf", str(varied_model_dir), batch_size=8, dtype="auto", progress=False)
+    assert auto.dtype == ("bfloat16" if bf16_supported() else "float32")
+    assert make_engine("hf", str(varied_model_dir), dtype="model", progress=False).dtype == "float32"
 
 
 def test_bfloat16_engine_loads_bf16_weights_and_generates(varied_model_dir):
@@ -78,6 +88,31 @@ def test_stop_strings_cut_the_text(engine):
         assert cut.finish == ["stop"]
         checked += 1
     assert checked >= 3
+
+
+def test_segments_drop_ended_rows_without_changing_the_text(varied_model_dir):
+    """Generating 5 tokens at a time (ended rows leave the batch between segments) says exactly
+    what one long segment says, in float32, with stop strings and sampled n > 1 too."""
+    def run(segment: int, params: SamplingParams):
+        eng = make_engine("hf", str(varied_model_dir), batch_size=8, dtype="float32", progress=False,
+                          segment=segment)
+        calls = []
+        generate = eng.model.generate
+        eng.model.generate = lambda **kw: calls.append(kw["input_ids"].shape[0]) or generate(**kw)
+        return eng.generate(PROMPTS, params), calls
+
+    whole, _ = run(10_000, SamplingParams(max_new_tokens=30))
+    stops = tuple({c.texts[0][6:9] for c in whole if len(c.texts[0]) > 12 and c.texts[0][6:9].strip()})[:2]
+    for params in (SamplingParams(max_new_tokens=30), SamplingParams(max_new_tokens=30, stop=stops)):
+        one, _ = run(10_000, params)
+        seg, calls = run(5, params)
+        assert [c.texts for c in seg] == [c.texts for c in one]
+        assert [c.new_tokens for c in seg] == [c.new_tokens for c in one]
+        assert [c.finish for c in seg] == [c.finish for c in one]
+        assert len(calls) > 1 and calls == sorted(calls, reverse=True)
+    assert stops and calls[-1] < calls[0]           # with stop strings, ended rows left the batch
+    sampled = SamplingParams(max_new_tokens=12, temperature=1.0, n=3, seed=1)
+    assert [len(c.texts) for c in run(5, sampled)[0]] == [3] * len(PROMPTS)
 
 
 def test_sampling_gives_n_different_samples(engine):

@@ -96,6 +96,7 @@ def test_eval_dtype_param_reaches_the_engine_and_the_cell_config(workspace):
     assert res.returncode == 0, res.stderr[-3000:]
     saved = json.loads((workspace / "data/eval/base-gsm8k/config.json").read_text())
     assert saved["params"]["eval.dtype"] == "bfloat16"
+    assert json.loads((workspace / "reports/metrics/eval/base-gsm8k.json").read_text())["dtype"] == "bfloat16"
 
 
 def test_gate_pairs_a_real_cell_with_the_copy_committed_on_main(workspace):

@@ -27,7 +27,8 @@ pytestmark = pytest.mark.slow
 # mostly repeats "\n", which would make agreement vacuous), and more items than smoke's.
 OVERRIDES = ["profile=smoke", "model.architecture.num_attention_heads=1",
              "model.architecture.num_key_value_heads=1", "model.architecture.tie_word_embeddings=false",
-             "eval.benchmarks.gsm8k.limit=16", "eval.benchmarks.humaneval.limit=8"]
+             "eval.benchmarks.gsm8k.limit=16", "eval.benchmarks.humaneval.limit=8",
+             "eval.dtype=model"]     # both engines in the model dir's float32
 CELLS = ["eval@base-gsm8k", "eval@base-humaneval"]     # a chat prompt; raw code with stop strings
 MIN_AGREEMENT = 0.8       # measured: 24/24 greedy texts equal on this model (float32, both engines)
 

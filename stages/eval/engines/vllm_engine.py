@@ -6,7 +6,8 @@ Prompts are rendered and tokenized by the model's HF tokenizer exactly as the HF
 it, then handed to vLLM as token ids, and the generated ids are decoded and cut at stop strings
 by the same calls as the HF engine, so both engines see the same prompts (no extra BOS), stop
 on the same EOS token and share the same scoring. `dtype="auto"` is the model dir's dtype (vLLM
-itself would run a float32 dir in half precision), so greedy text is comparable with `hf`.
+itself would run a float32 dir in half precision), so greedy text is comparable with the HF
+engine's at `eval.dtype=model`.
 
 On CPU the engine core runs in this process (no spawned worker, so no `__main__` guard needed
 by callers), eagerly (torch.compile costs ~90 s of load for ~35% more tokens/s on SmolLM2-135M,
@@ -14,10 +15,8 @@ which a 32-item cell never wins back), with a small KV cache (VLLM_CPU_KVCACHE_S
 """
 from __future__ import annotations
 
-import json
 import os
 import time
-from pathlib import Path
 
 from stages.eval.engines import ENGINES, Completion, Prompt, SamplingParams, cut_at_stop, render
 
@@ -48,11 +47,11 @@ def _cuda() -> bool:
 
 
 def model_dtype(model_dir: str, dtype: str) -> str:
-    """`auto` -> the dtype the model dir was saved in (what the HF engine loads), else `dtype`."""
-    if dtype != "auto":
-        return dtype
-    cfg = json.loads((Path(model_dir) / "config.json").read_text())
-    return str(cfg.get("dtype") or cfg.get("torch_dtype") or "auto")
+    """`auto` and `model` -> the dtype the model dir was saved in, else `dtype`. (vLLM's bfloat16
+    is no faster than its float32 on CPU, docs/benchmarks.md, so `auto` does not switch here.)"""
+    from stages.models.loading import saved_dtype
+
+    return saved_dtype(model_dir) if dtype in ("auto", "model") else dtype
 
 
 @ENGINES.register("vllm")
@@ -72,7 +71,8 @@ class VLLMEngine:
 
         self.tok = load_tokenizer(model_dir, for_generation=True)
         gpu = {} if self.device == "cpu" else {"gpu_memory_utilization": gpu_memory_utilization}
-        self.llm = LLM(model=str(model_dir), dtype=model_dtype(model_dir, dtype), seed=seed,
+        self.dtype = model_dtype(model_dir, dtype)
+        self.llm = LLM(model=str(model_dir), dtype=self.dtype, seed=seed,
                        max_num_seqs=batch_size, max_model_len=max_model_len,
                        enforce_eager=self.device == "cpu" if enforce_eager is None else enforce_eager,
                        generation_config="vllm", **gpu)     # sampling comes only from SamplingParams

@@ -13,6 +13,14 @@ from stages.train.trainers import TRAINERS
 KEYS = {**BASE_KEYS, "packing": None}     # params/train/sft.yaml
 
 
+def last_eval(trainer) -> dict | None:
+    """The held-out metrics logged at the final step, if the trainer evaluated there (eval_steps
+    divides max_steps): evaluating the same weights on the same rows again costs a minute on CPU."""
+    step = trainer.state.global_step
+    return next((h for h in reversed(trainer.state.log_history)
+                 if h.get("step") == step and "eval_loss" in h), None)
+
+
 @TRAINERS.register("sft")
 def train(ctx: TrainContext) -> dict:
     from trl import SFTConfig, SFTTrainer
@@ -27,7 +35,7 @@ def train(ctx: TrainContext) -> dict:
     trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
                          processing_class=tok, peft_config=modeling.lora_config(cfg))
     stats = trl_args.fit(trainer, ctx, [ctx.format_dir / "sft", ctx.base_dir])
-    final_eval = trainer.evaluate()
+    final_eval = last_eval(trainer) or trainer.evaluate()
     modeling.save_policy(trainer.model, tok, ctx.policy_dir, ctx.config_dict())
     losses, tokens = ctx.curves.series("loss"), ctx.curves.series("num_tokens")
     runtime = stats.get("train_runtime")
