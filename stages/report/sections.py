@@ -207,14 +207,15 @@ def evaluation(rows: list[dict], cells: list | None = None, alpha: float = 0.05)
     if not rows:
         return Section("Evaluation", [Text("not run: no reports/metrics/eval/<model>-<bench>.json.", note=True)])
     comp = evaltable.comparison(rows, cells)
-    table = [[c["bench"], c["metric"], _score(c["base"]), _score(c["policy"]), _delta(c["delta"]),
+    table = [[c["bench"], c["metric"], _score(c["base"]), _score(c["policy"]),
+              _delta(c["delta"], _significant(c.get("paired"), alpha)),
               *_paired(c.get("paired"), alpha), fmt((c["policy"] or c["base"])["n"])] for c in comp]
     return Section("Evaluation", [
         Table(["benchmark", "metric", "base [95% CI]", "policy [95% CI]", "Δ policy − base",
                "paired Δ [95% CI]", "paired p", "n"],
               table, [False, False, True, True, True, True, True, True]),
         Text(f"Paired on the items both models answered: McNemar's exact test on 0/1 items (+gained/−lost "
-             f"items), a paired bootstrap on fractional scores; coloured where p < {alpha:g}.", note=True),
+             f"items), a paired bootstrap on fractional scores; Δ and p coloured only where p < {alpha:g}.", note=True),
         Figure("eval", figures.eval_bars(comp), "Base vs policy per benchmark (error bars: 95% CI)"),
         *[breakdown_details(b) for b in evaltable.breakdowns(cells or [])],
     ])
@@ -238,16 +239,22 @@ def _score(r: dict | None) -> str | Cell:
     return ("NaN" if math.isnan(r["value"]) else f"{r['value']:.3f}") + ci
 
 
-def _delta(d: float | None) -> str | Cell:
+def _delta(d: float | None, significant: bool = False) -> str | Cell:
+    """A delta, green/red only when a paired test says it is not noise: a coloured +0.031 at
+    p = 1 reads as a gain to a reviewer."""
     if d is None:
         return "—"
-    return Cell(f"{d:+.3f}", "good" if d > 0 else "bad" if d < 0 else None)
+    return Cell(f"{d:+.3f}", ("good" if d > 0 else "bad" if d < 0 else None) if significant else None)
+
+
+def _significant(t: dict | None, alpha: float) -> bool:
+    return bool(t and t.get("n") and t["p_value"] < alpha and t["delta"])
 
 
 def _paired(t: dict | None, alpha: float) -> list[str | Cell]:
     """[paired CI, p] cells; p coloured by the sign of the delta when significant."""
     ci, p = evaltable.paired_text(t)
-    if t and t.get("n") and t["p_value"] < alpha and t["delta"]:
+    if _significant(t, alpha):
         return [ci, Cell(p, "good" if t["delta"] > 0 else "bad")]
     return [ci, p]
 

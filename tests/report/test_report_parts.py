@@ -129,3 +129,15 @@ def test_timings_fall_back_to_time_parts():
     assert _seconds({"generate_seconds": 1.5, "score_seconds": 0.5, "tokens_per_second": 99}) == 2.0
     assert _seconds({"train_runtime_s": 110.7, "steps": 8}) == 110.7
     assert _seconds({"steps": 8}) is None and _seconds(None) is None
+
+
+def test_a_delta_is_coloured_only_where_the_paired_test_is_significant():
+    from stages.report.sections import _delta, _significant
+
+    gain = {"n": 40, "p_value": 0.001, "delta": 0.3}
+    loss = {"n": 40, "p_value": 0.01, "delta": -0.3}
+    noise = {"n": 32, "p_value": 1.0, "delta": 0.031}
+    assert _delta(0.3, _significant(gain, 0.05)).tone == "good"
+    assert _delta(-0.3, _significant(loss, 0.05)).tone == "bad"
+    assert _delta(0.031, _significant(noise, 0.05)).tone is None
+    assert _delta(0.031, _significant(None, 0.05)).tone is None     # no paired items: no test
