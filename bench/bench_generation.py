@@ -106,8 +106,8 @@ def main() -> None:
     ap.add_argument("--model-dir")
     ap.add_argument("--prompts", type=int, default=32)
     ap.add_argument("--new-tokens", type=int, default=128)
-    ap.add_argument("--dtype", default="auto", help="auto (the model dir's, float32 for SmolLM2 on "
-                    "CPU) | bfloat16 | float32; both sides use the same")
+    ap.add_argument("--dtype", default="auto", help="auto (eval.dtype's: bfloat16 where the hardware "
+                    "has it, else the model dir's) | model | bfloat16 | float32; both sides use the same")
     ap.add_argument("--engines-only", action="store_true", help="only the engines side by side "
                     "(skip the one-at-a-time run)")
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice); 1 is "
