@@ -93,24 +93,26 @@ def test_stop_strings_cut_the_text(engine):
 def test_segments_drop_ended_rows_without_changing_the_text(varied_model_dir):
     """Generating 5 tokens at a time (ended rows leave the batch between segments) says exactly
     what one long segment says, in float32, with stop strings and sampled n > 1 too."""
-    def run(segment: int, params: SamplingParams):
-        eng = make_engine("hf", str(varied_model_dir), batch_size=8, dtype="float32", progress=False,
-                          segment=segment)
-        calls = []
-        generate = eng.model.generate
-        eng.model.generate = lambda **kw: calls.append(kw["input_ids"].shape[0]) or generate(**kw)
-        return eng.generate(PROMPTS, params), calls
+    eng = make_engine("hf", str(varied_model_dir), batch_size=8, dtype="float32", progress=False)
+    calls = []
+    generate = eng.model.generate
+    eng.model.generate = lambda **kw: calls.append(kw["input_ids"].shape[0]) or generate(**kw)
 
-    whole, _ = run(10_000, SamplingParams(max_new_tokens=30))
+    def run(segment: int, params: SamplingParams):
+        eng.segment = segment
+        calls.clear()
+        return eng.generate(PROMPTS, params), list(calls)
+
+    whole, _ = run(10_000, SamplingParams(max_new_tokens=24))
     stops = tuple({c.texts[0][6:9] for c in whole if len(c.texts[0]) > 12 and c.texts[0][6:9].strip()})[:2]
-    for params in (SamplingParams(max_new_tokens=30), SamplingParams(max_new_tokens=30, stop=stops)):
+    for params in (SamplingParams(max_new_tokens=24), SamplingParams(max_new_tokens=24, stop=stops)):
         one, _ = run(10_000, params)
-        seg, calls = run(5, params)
+        seg, seg_calls = run(5, params)
         assert [c.texts for c in seg] == [c.texts for c in one]
         assert [c.new_tokens for c in seg] == [c.new_tokens for c in one]
         assert [c.finish for c in seg] == [c.finish for c in one]
-        assert len(calls) > 1 and calls == sorted(calls, reverse=True)
-    assert stops and calls[-1] < calls[0]           # with stop strings, ended rows left the batch
+        assert len(seg_calls) > 1 and seg_calls == sorted(seg_calls, reverse=True)
+    assert stops and seg_calls[-1] < seg_calls[0]     # with stop strings, ended rows left the batch
     sampled = SamplingParams(max_new_tokens=12, temperature=1.0, n=3, seed=1)
     assert [len(c.texts) for c in run(5, sampled)[0]] == [3] * len(PROMPTS)
 
