@@ -21,6 +21,9 @@ def load_tokenizer(model_dir: str | Path, for_generation: bool = True):
     return tok
 
 
+DTYPES = ("bfloat16", "float16", "float32")
+
+
 def bf16_supported() -> bool:
     """Whether this machine runs bf16 matmuls natively: a bf16 CUDA device, or (no CUDA) a CPU
     with AVX512-BF16 or AMX, where oneDNN's bf16 kernels beat float32 (docs/benchmarks.md)."""
@@ -43,7 +46,11 @@ def generation_dtype(model_dir: str | Path, dtype: str) -> str:
     saved dtype; anything else as given."""
     if dtype == "auto":
         return "bfloat16" if bf16_supported() else saved_dtype(model_dir)
-    return saved_dtype(model_dir) if dtype == "model" else dtype
+    if dtype == "model":
+        return saved_dtype(model_dir)
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype {dtype!r}: valid: auto, model, {', '.join(DTYPES)} (eval.dtype)")
+    return dtype
 
 
 def load(model_dir: str | Path, for_generation: bool = True, dtype: str = "model", device: str | None = None,

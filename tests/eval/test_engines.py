@@ -42,6 +42,11 @@ def test_auto_dtype_is_bfloat16_exactly_where_the_hardware_has_it(varied_model_d
     assert make_engine("hf", str(varied_model_dir), dtype="model", progress=False).dtype == "float32"
 
 
+def test_a_misspelt_dtype_names_the_valid_ones(varied_model_dir):
+    with pytest.raises(ValueError, match=r"dtype 'bfloat61': valid: auto, model, bfloat16"):
+        make_engine("hf", str(varied_model_dir), dtype="bfloat61", progress=False)
+
+
 def test_bfloat16_engine_loads_bf16_weights_and_generates(varied_model_dir):
     import torch
 
