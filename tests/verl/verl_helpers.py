@@ -10,9 +10,6 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 RL_ALGOS = ["grpo", "dr_grpo", "ppo", "rloo", "reinforce_pp", "remax", "dapo", "gspo"]
-CPU_VERL = ["trainer.device=cpu", "engine.strategy=fsdp2", "model.use_remove_padding=false",
-            "+model.override_config.attn_implementation=sdpa", "data.num_workers=0",
-            "data.use_dynamic_bsz=false"]     # verl's SFT trainer on CPU (see verl_cpu_platform.py)
 
 
 def _jsonl(path: Path, n: int) -> list[dict]:

