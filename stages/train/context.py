@@ -9,7 +9,7 @@ from stages.common.params import Alias
 from stages.train.verl_config import OPTS as VERL_OPTS
 
 # `train:` keys every trainer reads (params/train/_base.yaml): TrainingArguments via trl_args,
-# peft/lora/bf16 via modeling, the rest the RL loop; `verl` (optional) is train.backend=verl's
+# peft/lora/bf16 via modeling, the rest the RL loop; `verl` is train.backend=verl's device and
 # cluster shape. Each trainer adds its own keys as KEYS in stages/train/algos/<name>.py.
 KEYS = {"algo": None, "trainer": None, "backend": None, "peft": None,
         "lora": ("r", "alpha", "dropout", "target_modules"),
