@@ -89,10 +89,23 @@ def assert_learned(ws: Path, steps: int) -> None:
     assert val[0] < 0.3 and val[-1] >= 0.7, val
 
 
+def readme_command() -> list[str]:
+    """README.md's "verl on CPU" command, as a user copies it (the PATH prefix is the venv)."""
+    import re
+    import shlex
+
+    text = (HERE.parents[1] / "README.md").read_text()
+    m = re.search(r"## verl on CPU.*?```bash\n(.*?)```", text, re.S)
+    assert m, "README.md lost its `## verl on CPU` block"
+    line = next(x for x in m.group(1).splitlines() if "dvc exp run" in x and "train.backend=verl" in x)
+    return shlex.split(line.split("dvc exp run", 1)[1].split("#")[0])
+
+
 def test_grpo_through_dvc_exp_run_feeds_the_eval_cells(tmp_path, vllm_py):
     ws = make_repo(tmp_path / "repo", ["profile=smoke"])
-    res = sh(["dvc", "exp", "run", "-S", "profile=smoke", "-S", "train=grpo", "-S", "train.backend=verl",
-              "-S", "train.max_steps=2", "-S", "train.save_steps=2"], ws,
+    args = readme_command()
+    assert args == ["-S", "profile=smoke", "-S", "train=grpo", "-S", "train.backend=verl"], args
+    res = sh(["dvc", "exp", "run", *args, "-S", "train.max_steps=2", "-S", "train.save_steps=2"], ws,
              PATH=f"{vllm_py.parent}:{os.environ['PATH']}")
     assert {"train", "eval@policy-gsm8k", "eval@policy-humaneval", "report"} <= stages_run(res.stdout)
     params = (ws / "params.yaml").read_text()
