@@ -1,7 +1,9 @@
 """Step curves to DVCLive (`dvc plots show`) and to the stage's W&B run, from one call.
 
 DVCLive writes `<dir>/plots/metrics/<name>.tsv` (one row per step); names keep their `/`,
-so `actor/entropy` lands in `plots/metrics/actor/entropy.tsv`.
+so `actor/entropy` lands in `plots/metrics/actor/entropy.tsv`, whose value column is named
+after the leaf (`entropy`) beside DVCLive's own `step` and `timestamp`. A leaf with one of those
+names (verl logs `timing_s/step`) is logged as `<leaf>_total`, so no column is shadowed.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ class Curves:
         self.history: list[dict] = []     # every logged row, for the trainer's final metrics
 
     def log(self, metrics: dict, step: int) -> None:
-        row = {k: float(v) for k, v in metrics.items() if _is_number(v)}
+        row = {_column_safe(k): float(v) for k, v in metrics.items() if _is_number(v)}
         if not row:
             return
         self.live.step = step
@@ -36,6 +38,13 @@ class Curves:
 
     def close(self) -> None:
         self.live.end()
+
+
+RESERVED = ("step", "timestamp")      # DVCLive's own columns in every .tsv
+
+
+def _column_safe(name: str) -> str:
+    return f"{name}_total" if name.rpartition("/")[2] in RESERVED else name
 
 
 def _is_number(v: Any) -> bool:
