@@ -127,6 +127,12 @@ def _check_rl(cfg: DictConfig, check_files: bool) -> None:
         raise VerlConfigError(f"algorithm.adv_estimator={est} takes its baseline from the other "
                               f"samples of a prompt: set train.rollout.n >= 2 (got {n})")
     gpus, tp = cfg.trainer.nnodes * cfg.trainer.n_gpus_per_node, cfg.actor_rollout_ref.rollout.tensor_model_parallel_size
+    actor = cfg.actor_rollout_ref.actor
+    mini, micro = actor.ppo_mini_batch_size * n, actor.ppo_micro_batch_size_per_gpu
+    if micro and not actor.use_dynamic_bsz and (mini % gpus or (mini // gpus) % micro):
+        raise VerlConfigError(f"train.actor.ppo_mini_batch_size x train.rollout.n = {mini} responses per "
+                              f"optimiser step over {gpus} GPUs ({mini / gpus:g} each): "
+                              f"train.actor.ppo_micro_batch_size_per_gpu={micro} must divide that")
     if gpus % tp:
         raise VerlConfigError(f"actor_rollout_ref.rollout.tensor_model_parallel_size={tp} must divide "
                               f"the {gpus} GPUs (train.verl.nnodes x train.verl.n_gpus_per_node)")

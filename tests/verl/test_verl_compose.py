@@ -127,6 +127,8 @@ def test_wrong_raw_override_and_wrong_preset_key_name_their_source(verl_params, 
     (["++train.verl.overrides=['actor_rollout_ref.rollout.tensor_model_parallel_size=2']"],
      r"tensor_model_parallel_size=2 must divide the 1 GPUs"),
     (["+train.packing_ratio=2"], r"train.packing_ratio .*no verl mapping"),
+    (["train.actor.ppo_micro_batch_size_per_gpu=12"], r"32 responses per optimiser step over 1 GPUs.*=12 must divide"),
+    (["train.verl.n_gpus_per_node=2", "train.actor.ppo_micro_batch_size_per_gpu=32"], r"\(16 each\)"),
 ])
 def test_invalid_values_fail_before_launch(verl_params, overrides, match):
     with pytest.raises(VerlConfigError, match=match):

@@ -152,7 +152,7 @@ def _node_exports(py: Path, params_file: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def two_nodes(vllm_py, tmp_path_factory):
-    """A Ray head and a second node on this machine (separate raylets, 1 logical GPU + 8 logical
+    """A Ray head and a second node on this machine (separate raylets, 1 logical GPU + 16 logical
     CPUs each), started as a user would (`ray start`, with --env's exports); yields RAY_ADDRESS."""
     import signal
     import time
@@ -165,7 +165,7 @@ def two_nodes(vllm_py, tmp_path_factory):
     env = verl_env(vllm_py, RAY_AUTH_MODE="disabled", **_node_exports(vllm_py, params_file))
     port, dash = _free_port(), _free_port()
     ray = str(vllm_py.parent / "ray")
-    common = ["--block", "--num-cpus=8", "--num-gpus=1", "--disable-usage-stats",
+    common = ["--block", "--num-cpus=16", "--num-gpus=1", "--disable-usage-stats",
               "--object-store-memory=400000000"]
     head = subprocess.Popen([ray, "start", "--head", f"--port={port}", f"--dashboard-port={dash}",
                              "--include-dashboard=true", *common], env=env, start_new_session=True,
@@ -215,7 +215,8 @@ def test_grpo_across_two_nodes(tmp_path, digit_base_dir, vllm_py, two_nodes):
 
     ws = make_workspace(tmp_path / "ws", digit_base_dir,
                         ["train=grpo", *DIGIT, "train.max_steps=12", "train.eval_steps=4", "train.verl.nnodes=2",
-                         "train.verl.n_gpus_per_node=1"], train_toy.write_digit_format_dir)
+                         "train.verl.n_gpus_per_node=1",      # 64 responses per step, 32 per rank:
+                         "train.actor.ppo_micro_batch_size_per_gpu=32"], train_toy.write_digit_format_dir)
     run_train_stage(ws, vllm_py, RAY_ADDRESS=two_nodes["address"], RAY_AUTH_MODE="disabled")
     assert_learned(ws, 12)
     assert len(actor_nodes(two_nodes, "WorkerDict")) == 2        # one FSDP rank per node
