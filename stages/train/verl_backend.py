@@ -65,12 +65,17 @@ def train(cfg: Any, dry_run: bool = False, curves: Any = None) -> dict:
     if composed.kind == "rl":
         check_rollout_engine(composed.config)
     ckpt = _prepare_checkpoints(cfg, composed)
-    config_path = verl_config.write(composed, ckpt / CONFIG)
     env = environment(cfg, ckpt / METRICS)
+    if composed.kind == "rl":
+        forward_to_ray_workers(composed, env)
+    config_path = verl_config.write(composed, ckpt / CONFIG)
     start = time.time()
     launch(command(composed, config_path), env, ckpt / LOG)
     runtime = time.time() - start
     rows = read_metrics(ckpt / METRICS)
+    if not rows:
+        raise VerlRunError(f"verl finished but logged no step metrics to {ckpt / METRICS} "
+                           f"(its `file` logger; log: {ckpt / LOG})")
     for row in rows if curves is not None else []:
         curves.log(row["data"], step=row["step"])
     merge(last_checkpoint(ckpt, composed.kind), Path(cfg.paths.models) / "policy", composed, env,
@@ -241,6 +246,24 @@ def environment(cfg: Any, metrics_file: Path) -> dict:
                    WANDB_JOB_TYPE="train-verl", WANDB_DIR=str(Path(cfg.track.dir).resolve()))
         Path(env["WANDB_DIR"]).mkdir(parents=True, exist_ok=True)
     return env
+
+
+FORWARDED = ("VERL_FILE_LOGGER_PATH", "WANDB_MODE", "WANDB_RUN_GROUP", "WANDB_JOB_TYPE", "WANDB_DIR")
+
+
+def forward_to_ray_workers(composed: Composed, env: dict) -> None:
+    """verl's RL trainer logs, scores and trains in Ray workers. On a cluster this process did
+    not start (RAY_ADDRESS), they inherit the environment of each node's `ray start`, not ours:
+    hand them what they need through the job's runtime_env (verl passes `ray_kwargs.ray_init`
+    to ray.init). Secrets stay out: the config is written to disk (export WANDB_API_KEY on the
+    nodes, verl/README.md)."""
+    keys = [*node_env_keys(env), *FORWARDED]
+    OmegaConf.update(composed.config, "ray_kwargs.ray_init.runtime_env.env_vars",
+                     {k: env[k] for k in keys if k in env}, merge=True, force_add=True)
+
+
+def node_env_keys(env: dict) -> list[str]:
+    return ["PYTHONPATH", "VERL_USE_EXTERNAL_MODULES", *(k for k in (*CPU_ENV, *CPU_ENV_DEFAULTS) if k in env)]
 
 
 def launch(argv: list[str], env: dict, log_path: Path, tail_lines: int = 60) -> None:

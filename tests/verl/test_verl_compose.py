@@ -225,3 +225,18 @@ def test_max_steps_outlasts_epochs(verl_params):
     """max_steps wins over epochs (as on the local executor): verl would stop at the epoch's end."""
     c = verl_config.compose(verl_params("grpo", "train.max_steps=500", "train.epochs=1")).config
     assert c.trainer.total_training_steps == 500 and c.trainer.total_epochs >= 500
+
+
+def test_ray_workers_get_the_logger_path_and_plugins_but_no_secret(verl_params, monkeypatch):
+    """On a running cluster verl's workers inherit each node's environment, not the driver's."""
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cfg = verl_params("grpo", "train.verl.device=cpu")
+    composed = verl_config.compose(cfg)
+    env = verl_backend.environment(cfg, Path("/ckpt/verl_metrics.jsonl"))
+    verl_backend.forward_to_ray_workers(composed, env)
+    fwd = composed.config.ray_kwargs.ray_init.runtime_env.env_vars
+    assert fwd.VERL_FILE_LOGGER_PATH == "/ckpt/verl_metrics.jsonl" and fwd.WANDB_MODE == "offline"
+    assert fwd.VERL_USE_EXTERNAL_MODULES.startswith("lmforge_verl_compat,lmforge_verl_cpu")
+    assert fwd.VERL_PLATFORM == "cpu" and "WANDB_API_KEY" not in fwd
+    assert "k" * 40 not in OmegaConf.to_yaml(composed.config)
