@@ -37,7 +37,7 @@ DEVICES = ("auto", "cuda", "cpu")
 ADDED = ("reward.custom_reward_function.reward_kwargs",     # keys verl reads with .get(): not in
          "actor_rollout_ref.model.override_config.", "critic.model.override_config.",   # its yaml
          "model.override_config.", "actor_rollout_ref.rollout.enable_sleep_mode",
-         "ray_kwargs.ray_init.num_gpus")
+         "ray_kwargs.ray_init.num_gpus", "ray_kwargs.ray_init.address")
 RAY_CPUS_PER_NODE = 16      # logical CPUs for a local Ray cluster on cpu: verl's actors each ask for one
 SCHEDULERS = {"constant": "constant", "constant_with_warmup": "constant", "cosine": "cosine"}
 RL_SECTIONS = {"algorithm": "algorithm", "actor": "actor_rollout_ref.actor",   # verl-shaped
@@ -112,7 +112,9 @@ def cpu_overrides(cfg: Any, kind: str) -> list[Override]:
     if kind == "rl" and not os.environ.get("RAY_ADDRESS"):
         o, src = opts(cfg.train), "train.verl.device=cpu (a local Ray cluster)"
         out += [Override("ray_kwargs.ray_init.num_gpus", int(o["nnodes"] * o["n_gpus_per_node"]), src),
-                Override("ray_kwargs.ray_init.num_cpus", RAY_CPUS_PER_NODE, src)]
+                Override("ray_kwargs.ray_init.num_cpus", RAY_CPUS_PER_NODE, src),
+                # a new local instance, even where an earlier `ray start` left its address file
+                Override("ray_kwargs.ray_init.address", "local", src)]
     return out
 
 

@@ -202,8 +202,9 @@ def test_cpu_route_composes_verl_switches_and_validates(verl_params, monkeypatch
         assert c.critic.model.override_config.attn_implementation == "sdpa"
         assert a.rollout.enable_sleep_mode is False and a.rollout.enforce_eager is True
         assert c.ray_kwargs.ray_init.num_gpus == 2                   # nnodes x n_gpus_per_node
+        assert c.ray_kwargs.ray_init.address == "local"
         monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")          # a running cluster: its own
-        assert "num_gpus" not in verl_config.compose(cfg).config.ray_kwargs.ray_init
+        assert not {"num_gpus", "address"} & set(verl_config.compose(cfg).config.ray_kwargs.ray_init)
     env = verl_backend.environment(cfg, Path("metrics.jsonl"))
     assert env["VERL_USE_EXTERNAL_MODULES"].split(",")[:2] == ["lmforge_verl_compat", "lmforge_verl_cpu"]
     assert env["VERL_PLATFORM"] == "cpu" and env["VLLM_TARGET_DEVICE"] == "cpu"

@@ -155,7 +155,6 @@ def two_nodes(vllm_py, tmp_path_factory):
     """A Ray head and a second node on this machine (separate raylets, 1 logical GPU + 16 logical
     CPUs each), started as a user would (`ray start`, with --env's exports); yields RAY_ADDRESS."""
     import signal
-    import time
 
     params_file = tmp_path_factory.mktemp("cluster") / "params.yaml"
     from train_workspace import compose_params
@@ -187,7 +186,17 @@ def two_nodes(vllm_py, tmp_path_factory):
                 p.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
-        time.sleep(2)
+        _forget_cluster(port)
+
+
+def _forget_cluster(port: int) -> None:
+    """`ray stop` would also delete the address file a later `ray.init()` looks for; stopping
+    the nodes by signal leaves it, so remove it when it names this cluster."""
+    import tempfile
+
+    current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+    if current.exists() and current.read_text().strip().endswith(f":{port}"):
+        current.unlink()
 
 
 def _wait_nodes(ray: str, address: str, env: dict, n: int, timeout: float = 120) -> None:
