@@ -67,7 +67,7 @@ def train(cfg: Any, dry_run: bool = False, curves: Any = None) -> dict:
     ckpt = _prepare_checkpoints(cfg, composed)
     env = environment(cfg, ckpt / METRICS)
     if composed.kind == "rl":
-        forward_to_ray_workers(composed, env)
+        forward_to_ray_workers(composed, cfg, env)
     config_path = verl_config.write(composed, ckpt / CONFIG)
     start = time.time()
     launch(command(composed, config_path), env, ckpt / LOG)
@@ -251,19 +251,15 @@ def environment(cfg: Any, metrics_file: Path) -> dict:
 FORWARDED = ("VERL_FILE_LOGGER_PATH", "WANDB_MODE", "WANDB_RUN_GROUP", "WANDB_JOB_TYPE", "WANDB_DIR")
 
 
-def forward_to_ray_workers(composed: Composed, env: dict) -> None:
+def forward_to_ray_workers(composed: Composed, cfg: Any, env: dict) -> None:
     """verl's RL trainer logs, scores and trains in Ray workers. On a cluster this process did
     not start (RAY_ADDRESS), they inherit the environment of each node's `ray start`, not ours:
     hand them what they need through the job's runtime_env (verl passes `ray_kwargs.ray_init`
     to ray.init). Secrets stay out: the config is written to disk (export WANDB_API_KEY on the
     nodes, verl/README.md)."""
-    keys = [*node_env_keys(env), *FORWARDED]
+    keys = [*node_env(cfg, env), *FORWARDED]
     OmegaConf.update(composed.config, "ray_kwargs.ray_init.runtime_env.env_vars",
                      {k: env[k] for k in keys if k in env}, merge=True, force_add=True)
-
-
-def node_env_keys(env: dict) -> list[str]:
-    return ["PYTHONPATH", "VERL_USE_EXTERNAL_MODULES", *(k for k in (*CPU_ENV, *CPU_ENV_DEFAULTS) if k in env)]
 
 
 def launch(argv: list[str], env: dict, log_path: Path, tail_lines: int = 60) -> None:

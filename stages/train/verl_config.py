@@ -106,9 +106,7 @@ def cpu_overrides(cfg: Any, kind: str) -> list[Override]:
     """train.verl.device=cpu: verl/presets/cpu/<kind>.yaml, and for RL on a Ray cluster this
     process starts (no RAY_ADDRESS), logical GPUs (one per training process: the CPU platform's
     Ray resource is "GPU") and CPUs. A running cluster brings its own (`ray start --num-gpus`)."""
-    path = PRESETS / "cpu" / f"{kind}.yaml"
-    tree = OmegaConf.to_container(OmegaConf.load(path))
-    out = [Override(k, v, f"verl/presets/cpu/{kind}.yaml") for k, v in flatten(tree).items()]
+    out = _preset_file(PRESETS / "cpu" / f"{kind}.yaml")
     if kind == "rl" and not os.environ.get("RAY_ADDRESS"):
         o, src = opts(cfg.train), "train.verl.device=cpu (a local Ray cluster)"
         out += [Override("ray_kwargs.ray_init.num_gpus", int(o["nnodes"] * o["n_gpus_per_node"]), src),
@@ -255,8 +253,13 @@ def preset(algo: str) -> list[Override]:
         names = ", ".join(sorted(p.stem for p in PRESETS.glob("*.yaml")))
         raise VerlConfigError(f"train={algo}: no verl preset verl/presets/{algo}.yaml (presets: "
                               f"{names}); set train.backend=local")
+    return _preset_file(path)
+
+
+def _preset_file(path: Path) -> list[Override]:
     tree = OmegaConf.to_container(OmegaConf.load(path)) or {}
-    return [Override(k, v, f"verl/presets/{algo}.yaml") for k, v in flatten(tree).items()]
+    source = f"verl/presets/{path.relative_to(PRESETS).as_posix()}"
+    return [Override(k, v, source) for k, v in flatten(tree).items()]
 
 
 def overrides(cfg: Any) -> tuple[str, list[Override], list[str]]:

@@ -235,7 +235,7 @@ def test_ray_workers_get_the_logger_path_and_plugins_but_no_secret(verl_params, 
     cfg = verl_params("grpo", "train.verl.device=cpu")
     composed = verl_config.compose(cfg)
     env = verl_backend.environment(cfg, Path("/ckpt/verl_metrics.jsonl"))
-    verl_backend.forward_to_ray_workers(composed, env)
+    verl_backend.forward_to_ray_workers(composed, cfg, env)
     fwd = composed.config.ray_kwargs.ray_init.runtime_env.env_vars
     assert fwd.VERL_FILE_LOGGER_PATH == "/ckpt/verl_metrics.jsonl" and fwd.WANDB_MODE == "offline"
     assert fwd.VERL_USE_EXTERNAL_MODULES.startswith("lmforge_verl_compat,lmforge_verl_cpu")
