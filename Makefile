@@ -53,10 +53,10 @@ deps: setup           ## rewrite dvc.yaml's code deps from each stage's import c
 baseline: setup       ## regenerate the committed baseline (dvc.lock, reports/) from the CI profile
 	$(BIN)/python scripts/baseline.py
 
-# Two pytest-xdist workers: a module stays on one worker; the `heavy` tests (verl, vLLM, Ray)
-# run one at a time on one worker, started first (tests/conftest.py). TEST_WORKERS=0: one process.
+# Two pytest-xdist workers: a module stays on one worker; the heavy modules (verl, vLLM, Ray)
+# run one after another on one worker, started first (tests/conftest.py). TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
-XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --no-loadscope-reorder)
 
 test: setup            ## the whole suite, slow end-to-end tests included (what CI runs)
 	$(BIN)/python -m pytest -q $(XDIST) --durations=30

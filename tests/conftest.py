@@ -16,20 +16,40 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from tiny_model import build_tiny  # noqa: E402  (tests/tiny_model.py)
 
 
-GROUP = pytest.StashKey[str]()
+# GBs of memory or a Ray cluster each (verl, vLLM): under `make test` (two pytest-xdist workers)
+# they run one at a time, on one worker, and start first: together they are the longest chain.
+HEAVY_MODULES = {"tests/verl/test_verl_rl_cpu.py", "tests/verl/test_verl_sft_cpu.py",
+                 "tests/eval/test_vllm_engine.py"}
+
+
+def work_unit(nodeid: str) -> str:
+    """What one xdist worker runs in one go: a whole module (its module-scoped workspaces are
+    built once), or all the heavy modules."""
+    path = nodeid.split("::")[0]
+    return "heavy" if path in HEAVY_MODULES else path
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return ByWorkUnit(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Under `-n` (pytest-xdist, `--dist loadgroup`): a module runs on one worker, so its
-    module-scoped workspaces are built once; `heavy` tests (a Ray cluster, verl, vLLM: GBs of
-    memory each) share one group, run one at a time, and start first: they are the longest chain."""
-    rank = {}                                  # per group: 0 heavy, 1 has slow tests, 2 the rest
+    """Heavy modules first, then modules with slow tests, then the rest (the order xdist hands
+    out work units with --no-loadscope-reorder); a module's tests stay together."""
+    rank: dict[str, int] = {}
     for item in items:
-        group = "heavy" if item.get_closest_marker("heavy") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-        item.stash[GROUP] = group
-        rank[group] = min(rank.get(group, 2), 0 if group == "heavy" else 1 if item.get_closest_marker("slow") else 2)
-    items.sort(key=lambda item: rank[item.stash[GROUP]])   # stable: a module's tests stay together
+        unit = work_unit(item.nodeid)
+        if unit == "heavy":
+            item.add_marker(pytest.mark.heavy)
+        rank[unit] = min(rank.get(unit, 2), 0 if unit == "heavy" else 1 if item.get_closest_marker("slow") else 2)
+    items.sort(key=lambda item: rank[work_unit(item.nodeid)])
 
 
 def built_once(tmp_path_factory, name: str, build) -> Path:

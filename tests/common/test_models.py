@@ -17,12 +17,23 @@ def test_tiny_random_model_loads_and_generates(tiny_model_dir):
     assert out.shape == (2, batch["input_ids"].shape[1] + 4) or out.shape[1] <= batch["input_ids"].shape[1] + 4
 
 
-def test_random_init_is_seeded(tmp_path):
+def test_random_init_is_seeded(tmp_path, monkeypatch):
+    import gguf
     from tiny_model import build_tiny
 
+    parses = []
+
+    class CountingReader(gguf.GGUFReader):
+        def __init__(self, *args, **kwargs):
+            parses.append(args[0])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(gguf, "GGUFReader", CountingReader)
     build_tiny(tmp_path / "a", seed=1)
     build_tiny(tmp_path / "b", seed=1)
     assert (tmp_path / "a/model.safetensors").read_bytes() == (tmp_path / "b/model.safetensors").read_bytes()
+    # the GGUF tokenizer's file is parsed once per model built, not once per transformers lookup
+    assert len(parses) == 2 and gguf.GGUFReader is CountingReader, parses
 
 
 @pytest.mark.parametrize("source, message", [

@@ -21,7 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from e2e_workspace import REPO, make_workspace, sh, stages_run  # noqa: E402
 
-pytestmark = [pytest.mark.slow, pytest.mark.heavy]
+pytestmark = pytest.mark.slow
 
 # The smoke profile with an untied random head, which says varied things (a tied one mostly
 # repeats "\n", which would make agreement vacuous), and more items than smoke's.

@@ -27,7 +27,7 @@ from e2e_workspace import make_workspace as make_repo, sh, stages_run  # noqa: E
 from test_vllm_engine import vllm_python  # noqa: E402
 from train_workspace import digit_base_dir, make_workspace  # noqa: E402,F401  (a fixture)
 
-pytestmark = [pytest.mark.slow, pytest.mark.heavy]
+pytestmark = pytest.mark.slow
 
 # the local executor's digit-task settings (tests/train/test_stage.py RL), fewer steps
 DIGIT = ["train.save_steps=-1", "train.lr=3e-3", "train.reward=[{name: exact}]",

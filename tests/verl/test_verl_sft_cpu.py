@@ -24,8 +24,6 @@ def cpu_verl(monkeypatch):
             "train.per_device_batch_size=4", "train.grad_accum=2", "train.max_length=96",
             "train.lr=1e-3", "train.eval_steps=0"]
 
-pytestmark = pytest.mark.heavy
-
 
 class Curves:
     """What stages.train.curves.Curves receives, kept in memory."""
