@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from built_once import built_once  # noqa: E402  (tests/built_once.py)
 from tiny_model import build_tiny  # noqa: E402  (tests/tiny_model.py)
 
 
@@ -50,22 +50,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.heavy)
         rank[unit] = min(rank.get(unit, 2), 0 if unit == "heavy" else 1 if item.get_closest_marker("slow") else 2)
     items.sort(key=lambda item: rank[work_unit(item.nodeid)])
-
-
-def built_once(tmp_path_factory, name: str, build) -> Path:
-    """`build(dir)` once per test run, shared by the xdist workers (each has its own basetemp)."""
-    from filelock import FileLock
-
-    base = tmp_path_factory.getbasetemp()
-    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    out, done = root / "shared-models" / name, root / "shared-models" / f"{name}.built"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(out) + ".lock"):
-        if not done.exists():
-            shutil.rmtree(out, ignore_errors=True)     # a build a crash left half-written
-            build(out)
-            done.touch()
-    return out
 
 
 @pytest.fixture(scope="session")

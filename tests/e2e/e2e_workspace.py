@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from built_once import built_once
+
 REPO = Path(__file__).resolve().parents[2]
 TOP_LEVEL_SKIP = {".venv", ".git", "data", "models", "checkpoints", "wandb_runs", ".pytest_cache",
                   ".hypothesis", "dvc.lock", "bench", "tests", ".gl", ".whl", "reports", ".bench", ".tools"}
@@ -59,13 +61,37 @@ def stages_run(stdout: str) -> set[str]:
     return {line.split("'")[1] for line in stdout.splitlines() if line.startswith("Running stage '")}
 
 
-@pytest.fixture(scope="session")
-def smoke_repo(tmp_path_factory) -> Path:
-    """The smoke profile reproduced once, every stage process traced (tests/e2e/tracer: the
-    files each one opens, in <ws>/.trace); tests read its outputs and probe its staleness."""
-    ws = make_workspace(tmp_path_factory.mktemp("e2e") / "repo", ["profile=smoke"])
+def reproduce_smoke(ws: Path) -> None:
+    """The smoke profile reproduced, every stage process traced (tests/e2e/tracer: the files each
+    one opens, in <ws>/.trace)."""
+    make_workspace(ws, ["profile=smoke"])
     trace = ws / ".trace"
     trace.mkdir()
     res = sh(["dvc", "repro"], ws, PYTHONPATH=str(TRACER), LMFORGE_TRACE_DIR=str(trace))
     (ws / "repro.log").write_text(res.stdout + res.stderr)
-    return ws
+
+
+def copy_workspace(src: Path, dest: Path) -> Path:
+    """A reproduced workspace under another path: DVC and git hold relative paths; the trace's
+    absolute ones are rewritten."""
+    shutil.copytree(src, dest, symlinks=True)
+    for log in (dest / ".trace").glob("*.jsonl"):
+        text = log.read_text()
+        for old in {str(src), str(src.resolve())}:
+            text = text.replace(f'"{old}/', f'"{dest}/')
+        log.write_text(text)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def smoke_build(tmp_path_factory) -> Path:
+    """The smoke workspace reproduced once per test run, shared by the xdist workers: read-only,
+    tests take copies (copy_workspace)."""
+    return built_once(tmp_path_factory, "smoke-repo", reproduce_smoke)
+
+
+@pytest.fixture(scope="session")
+def smoke_repo(smoke_build, tmp_path_factory) -> Path:
+    """This worker's copy of the smoke workspace: tests read its outputs and run more stages and
+    experiments in it."""
+    return copy_workspace(smoke_build, tmp_path_factory.mktemp("e2e") / "repo")

@@ -3,11 +3,10 @@ experiment runs the train stage on the cached smoke data and leaves a loadable p
 (Learning itself is asserted per algorithm in tests/train.)"""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from e2e_workspace import sh
+from e2e_workspace import copy_workspace, sh
 from policy_checks import assert_loadable_policy, metrics
 
 pytestmark = pytest.mark.slow
@@ -20,11 +19,9 @@ SHORT_RL = ["train.max_steps=2", "train.save_steps=2", "train.data.max_response_
 
 
 @pytest.fixture(scope="module")
-def exp_repo(smoke_repo, tmp_path_factory) -> Path:
+def exp_repo(smoke_build, tmp_path_factory) -> Path:
     """A copy of the reproduced smoke repo (its DVC cache too), so experiments start cached."""
-    dest = tmp_path_factory.mktemp("algos") / "repo"
-    shutil.copytree(smoke_repo, dest, symlinks=True)
-    return dest
+    return copy_workspace(smoke_build, tmp_path_factory.mktemp("algos") / "repo")
 
 
 @pytest.mark.parametrize("algo", OFFLINE + ONLINE)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_workspace import REPO, make_workspace, sh
+from e2e_workspace import REPO, copy_workspace, make_workspace, sh
 
 pytestmark = pytest.mark.slow
 
@@ -27,14 +27,14 @@ def _cells(bench: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def ws(smoke_repo, tmp_path_factory):
+def ws(smoke_build, tmp_path_factory):
     """A copy of the reproduced smoke workspace, reading its own copy of the reference datasets."""
     root = tmp_path_factory.mktemp("stale")
     shutil.copytree(REPO.parent / "shared" / "datasets", root / "shared", dirs_exist_ok=True)
     for p in (root / "shared").rglob("*"):
         p.chmod(0o755 if p.is_dir() else 0o644)
     dest = root / "repo"
-    shutil.copytree(smoke_repo, dest, symlinks=True)
+    copy_workspace(smoke_build, dest)
     sh(["dvc", "repro"], dest, **_env(dest))         # whatever earlier tests left stale (the report)
     assert stale(dest) == set()
     return dest

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from matplotlib import font_manager
 
 from e2e_workspace import REPO
 
@@ -31,6 +32,9 @@ ALLOWED_PREFIXES = (
     os.path.join(tempfile.gettempdir(), "tmp"),   # temp files made during the run (W&B's port file)
     f"{HOME}/.gitconfig", f"{HOME}/.config/git/", f"{HOME}/.config/dvc/",   # dvclive finding the repo
     f"{HOME}/.cache/matplotlib/",             # matplotlib's font list cache
+    # Building that cache (a machine's first plot) opens each system font to list it; the faces
+    # drawn are matplotlib's own (mpl-data, listed first, so they win ties): see test below.
+    *(os.path.join(d, "") for d in font_manager.X11FontDirectories),
 )
 ALLOWED_IN_WORKSPACE = (
     "params.yaml",        # each stage reads its own sections; dvc.yaml lists them as params deps
@@ -131,3 +135,16 @@ def test_tracer_sees_the_inputs_it_must(smoke_repo):
     assert any(p.startswith(ws) and "/data/datasets/gsm8k/" in p for p in reads["eval@base-gsm8k"])
     assert any(p.startswith(ws) and "/data/datasets/math500/" in p for p in reads["dedup"])
     assert any(p.startswith(ws) and "/data/format/sft/" in p for p in reads["train"])
+
+
+def test_report_figures_draw_with_matplotlibs_own_fonts():
+    """Why the system font dirs are allowed above: they are only listed. The face the report draws
+    with is matplotlib's bundled one (the installed matplotlib is in the key), even where the
+    machine has the same family installed (Debian's fonts-dejavu comes with chromium)."""
+    import matplotlib
+
+    from stages.report import figures
+
+    rc = figures._plt().rcParams
+    face = font_manager.findfont(font_manager.FontProperties(family=rc["font.family"]))
+    assert os.path.realpath(face).startswith(os.path.realpath(matplotlib.get_data_path()) + "/"), face
