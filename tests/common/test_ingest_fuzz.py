@@ -84,7 +84,7 @@ def test_pathological_rows_are_quarantined_with_line_and_rule(tmp_path, kinds, g
     ("pretty.jsonl", b'[\n  {"q": "x",\n   "a": "y"}\n]\n', "holds a JSON array, not JSON lines"),
     ("bom-array.jsonl", b'\xef\xbb\xbf[{"q": "x"}]', "holds a JSON array"),
     ("blank.jsonl", b"", "no rows"),
-    ("truncated.jsonl.gz", gzip.compress(GOOD.encode() * 50)[:-12], "not a readable gzip file"),
+    ("truncated.jsonl.gz", gzip.compress(GOOD.encode() * 50, mtime=0)[:-12], "not a readable gzip file"),
     ("plain.jsonl.gz", GOOD.encode() + b"\n", "not a readable gzip file"),
     ("deep.json", b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
     ("nan.json", b'[{"q": NaN, "a": "y"}]', "not valid JSON"),
