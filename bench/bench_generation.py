@@ -10,7 +10,8 @@ decoding alone (each side's prompt pass, timed with max_new_tokens=1, taken out)
 {"bench", "unit", "value", "baseline", "baseline_value", "ratio", ...}.
 
 Then the engines side by side on the same prompts, batched, greedy: HF float32 (the batched run
-above), HF bfloat16, vLLM float32 and vLLM bfloat16 (vLLM only where it imports: run with
+above), HF bfloat16, HF bfloat16 with transformers' own eager attention instead of the engine's
+grouped one (CPU), vLLM float32 and vLLM bfloat16 (vLLM only where it imports: run with
 .venv-vllm/bin/python after `make setup-vllm`; else the line says why it is missing): tokens/s,
 the ratio to HF float32, and how many greedy texts equal HF float32's. A second JSON line
 {"bench": "generation_engines", ...}. `--engines-only` skips the one-at-a-time run.
@@ -72,21 +73,27 @@ def engine_columns(path: Path, ps: list, params, done: dict, batch: int) -> dict
     from stages.eval.engines import SamplingParams, make_engine
 
     runs, load = dict(done), {}
-    names = [n for n in (("hf", "float32"), ("hf", "bfloat16")) if f"{n[0]}-{n[1]}" not in runs]
+    # (column, engine, dtype, attention): HF's own eager attention (KV heads copied per query
+    # head) beside the engine's default (stages/models/attention.py) on CPU
+    names = [(f"{e}-{d}{'-' + a if a else ''}", e, d, a)
+             for e, d, a in (("hf", "float32", None), ("hf", "bfloat16", None), ("hf", "bfloat16", "eager"))]
+    names = [n for n in names if n[0] not in runs]
     try:
         from stages.eval.engines.vllm_engine import import_vllm
 
         import_vllm(None)
-        names += [("vllm", "float32"), ("vllm", "bfloat16")]
+        names += [("vllm-float32", "vllm", "float32", None), ("vllm-bfloat16", "vllm", "bfloat16", None)]
         missing = None
     except RuntimeError as e:
         missing = f"not measured: {e}"
-    for engine_name, dtype in names:
+    for column, engine_name, dtype, attention in names:
         t0 = time.perf_counter()
         engine = make_engine(engine_name, str(path), batch_size=batch, dtype=dtype, progress=False)
-        load[f"{engine_name}-{dtype}"] = round(time.perf_counter() - t0, 1)
+        if attention:
+            engine.model.set_attn_implementation(attention)
+        load[column] = round(time.perf_counter() - t0, 1)
         engine.generate(ps[:2], SamplingParams(max_new_tokens=4))           # warm-up
-        runs[f"{engine_name}-{dtype}"] = timed(engine, ps, params)
+        runs[column] = timed(engine, ps, params)
         del engine
     wall, _cpu, tok, base_txt = runs["hf-float32"]
     base_tps = tok / wall

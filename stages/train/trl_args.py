@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stages.train import checkpoints, modeling
+from stages.train import checkpoints, fused_head, modeling
 from stages.train.curves import hf_callback
 
 
@@ -48,6 +48,7 @@ def common_args(cfg: Any, ctx: Any, has_eval: bool) -> dict:
 
 def fit(trainer, ctx: Any, fingerprint_inputs: list) -> dict:
     """Train (resuming if a checkpoint for this exact config exists); return TRL's final stats."""
+    fused_head.compact_on_cpu()
     fp = checkpoints.fingerprint(ctx.config_dict(), fingerprint_inputs)
     resume = checkpoints.prepare(ctx.checkpoint_dir, fp)
     trainer.add_callback(hf_callback(ctx.curves))
