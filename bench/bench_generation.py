@@ -4,7 +4,7 @@
 
 Uses SmolLM2-135M-Instruct: `models/base` when the model stage has run with default params,
 else it is materialised from the GGUF into a temp dir first (~30 s). Prompts are the first
-GSM8K test questions with the eval stage's zero-shot chat prompt; greedy decoding. Goal:
+GSM8K test questions (`--bench math500|humaneval`: theirs) with the eval stage's prompt; greedy decoding. Goal:
 batched >= 6x the tokens/s of one-at-a-time. Also reported: the ratio on CPU seconds, and on
 decoding alone (each side's prompt pass, timed with max_new_tokens=1, taken out). Ends with one JSON line:
 {"bench", "unit", "value", "baseline", "baseline_value", "ratio", ...}.
@@ -48,14 +48,14 @@ def model_dir(arg: str | None, tmp: str) -> tuple[Path, str]:
     return out, f"built from {cfg['source']}"
 
 
-def prompts(n: int) -> list:
+def prompts(n: int, bench: str = "gsm8k") -> list:
     from omegaconf import OmegaConf
 
     from stages.eval.benchmarks import get
 
-    block = yaml.safe_load((ROOT / "params" / "eval" / "benchmarks" / "gsm8k.yaml").read_text())
+    block = yaml.safe_load((ROOT / "params" / "eval" / "benchmarks" / f"{bench}.yaml").read_text())
     cfg = OmegaConf.create({**block, "limit": None})
-    return [t.prompt for t in get(cfg.scorer).load("gsm8k", cfg)[:n]]
+    return [t.prompt for t in get(cfg.scorer).load(bench, cfg)[:n]]
 
 
 def timed(engine, ps: list, params) -> tuple[float, float, int, list]:
@@ -73,10 +73,12 @@ def engine_columns(path: Path, ps: list, params, done: dict, batch: int) -> dict
     from stages.eval.engines import SamplingParams, make_engine
 
     runs, load = dict(done), {}
-    # (column, engine, dtype, attention): HF's own eager attention (KV heads copied per query
-    # head) beside the engine's default (stages/models/attention.py) on CPU
-    names = [(f"{e}-{d}{'-' + a if a else ''}", e, d, a)
-             for e, d, a in (("hf", "float32", None), ("hf", "bfloat16", None), ("hf", "bfloat16", "eager"))]
+    # (column, engine, dtype, change): the engine's defaults, and bfloat16 HF with one of them
+    # undone: transformers' own eager attention (KV heads copied per query head) instead of the
+    # grouped one (stages/models/attention.py), or one padded prompt pass instead of length groups
+    names = [("hf-float32", "hf", "float32", None), ("hf-bfloat16", "hf", "bfloat16", None),
+             ("hf-bfloat16-eager", "hf", "bfloat16", lambda e: e.model.set_attn_implementation("eager")),
+             ("hf-bfloat16-one-prefill", "hf", "bfloat16", lambda e: setattr(e, "_prefill", lambda *a: None))]
     names = [n for n in names if n[0] not in runs]
     try:
         from stages.eval.engines.vllm_engine import import_vllm
@@ -86,11 +88,11 @@ def engine_columns(path: Path, ps: list, params, done: dict, batch: int) -> dict
         missing = None
     except RuntimeError as e:
         missing = f"not measured: {e}"
-    for column, engine_name, dtype, attention in names:
+    for column, engine_name, dtype, change in names:
         t0 = time.perf_counter()
         engine = make_engine(engine_name, str(path), batch_size=batch, dtype=dtype, progress=False)
-        if attention:
-            engine.model.set_attn_implementation(attention)
+        if change:
+            change(engine)
         load[column] = round(time.perf_counter() - t0, 1)
         engine.generate(ps[:2], SamplingParams(max_new_tokens=4))           # warm-up
         runs[column] = timed(engine, ps, params)
@@ -115,6 +117,8 @@ def main() -> None:
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--dtype", default="auto", help="auto (eval.dtype's: bfloat16 where the hardware "
                     "has it, else the model dir's) | model | bfloat16 | float32; both sides use the same")
+    ap.add_argument("--bench", default="gsm8k", help="whose prompts: gsm8k | math500 | humaneval "
+                    "(the eval stage's prompt for it; humaneval's vary most in length)")
     ap.add_argument("--engines-only", action="store_true", help="only the engines side by side "
                     "(skip the one-at-a-time run)")
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice); 1 is "
@@ -126,11 +130,11 @@ def main() -> None:
         path, origin = model_dir(args.model_dir, tmp)
         engine = make_engine("hf", str(path), batch_size=args.prompts, dtype=args.dtype,
                              progress=False)
-        ps = prompts(args.prompts)
+        ps = prompts(args.prompts, args.bench)
         params = SamplingParams(max_new_tokens=args.new_tokens)
         engine.generate(ps[:2], SamplingParams(max_new_tokens=4))           # warm-up
         dtype = str(engine.model.dtype).removeprefix("torch.")
-        info = {"prompts": len(ps), "max_new_tokens": args.new_tokens, "batch_size": args.prompts,
+        info = {"prompts": len(ps), "bench": args.bench, "max_new_tokens": args.new_tokens, "batch_size": args.prompts,
                 "model": origin, "dtype": dtype, "device": engine.device}
         batched = timed(engine, ps, params) if args.engines_only else batching(engine, ps, params, info)
         del engine

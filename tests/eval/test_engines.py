@@ -154,3 +154,39 @@ def test_vllm_engine_says_what_to_do_without_vllm(tiny_model_dir):
 def test_unknown_engine_lists_the_valid_ones(tiny_model_dir):
     with pytest.raises(KeyError, match="valid: hf, vllm"):
         make_engine("tgi", str(tiny_model_dir))
+
+
+def test_length_groups_split_where_padding_would_pass_a_fifth():
+    from stages.eval.engines.hf_engine import length_groups
+
+    assert length_groups([395, 288, 232, 232, 212, 190, 100, 99, 51]) == [(0, 1), (1, 4), (4, 6), (6, 8), (8, 9)]
+    assert length_groups([10, 9, 8]) == [(0, 3)]
+    assert length_groups([7]) == [(0, 1)]
+
+
+def test_grouped_prefill_is_the_one_pass_cache_with_padding_zeroed(varied_model_dir):
+    """The cache built group by group holds, at every real position, what one padded forward
+    over the whole batch holds; padded positions are zero (and masked)."""
+    import torch
+    from transformers.cache_utils import DynamicCache
+
+    from stages.eval.engines import render
+    from stages.eval.engines.hf_engine import length_groups
+
+    eng = make_engine("hf", str(varied_model_dir), batch_size=8, dtype="float32", progress=False)
+    ids = sorted((eng.tok(render(eng.tok, p), add_special_tokens=False)["input_ids"] for p in PROMPTS),
+                 key=len, reverse=True)
+    assert len(length_groups([len(i) for i in ids])) >= 3
+    enc = eng.tok.pad({"input_ids": ids}, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        grouped = eng._prefill(enc["input_ids"], enc["attention_mask"])
+        one = DynamicCache(config=eng.model.config)
+        m = enc["attention_mask"][:, :-1]
+        eng.model(input_ids=enc["input_ids"][:, :-1], attention_mask=m, past_key_values=one,
+                  position_ids=(m.cumsum(-1) - 1).masked_fill(m == 0, 1), use_cache=True)
+    real = m.bool()
+    for g, o in zip(grouped.layers, one.layers):
+        assert g.keys.shape == o.keys.shape
+        torch.testing.assert_close(g.keys.transpose(1, 2)[real], o.keys.transpose(1, 2)[real], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(g.values.transpose(1, 2)[real], o.values.transpose(1, 2)[real], rtol=1e-5, atol=1e-5)
+        assert g.keys.transpose(1, 2)[~real].abs().max() == 0

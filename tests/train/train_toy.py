@@ -68,6 +68,23 @@ def digit_warmup_rows(n: int, seed: int = 0) -> list[dict]:
         {"role": "assistant", "content": str(rng.randrange(10))}]} for i in range(n)]
 
 
+def digit_shares(model_dir) -> list[float]:
+    """P(first answer token = d) for d = 0..9, averaged over the ten digit prompts."""
+    import torch
+
+    from stages.models import load
+
+    model, tok = load(model_dir, dtype="float32")
+    digits = torch.tensor([tok.convert_tokens_to_ids(str(d)) for d in range(10)])
+    shares = torch.zeros(10)
+    for row in digit_rl_rows(10):
+        text = tok.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)
+        with torch.no_grad():
+            logits = model(**tok(text, return_tensors="pt", add_special_tokens=False)).logits[0, -1]
+        shares += logits.softmax(-1)[digits] / 10
+    return shares.tolist()
+
+
 def digit_rl_rows(n: int, seed: int = 0) -> list[dict]:
     return [{"id": f"digit:{seed}:{i}", "prompt": [SYSTEM, {"role": "user", "content": str(i % 10)}],
              "ground_truth": "7", "data_source": "toy"} for i in range(n)]

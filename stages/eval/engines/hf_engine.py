@@ -9,6 +9,11 @@ transformers checks stop strings against the end of the whole sequence, prompt i
 stop string that straddles the prompt's last characters ends generation early; such a sample
 still reports `finish: "stop"`.
 
+The prompts' KV cache is computed per group of similar length, then left-padded into one cache:
+the batch is padded to its longest prompt, and one long prompt would otherwise make every row
+compute its padding (HumanEval's 32 prompts: 12,640 positions for 4,675 tokens; 5,093 grouped).
+Masked positions add nothing to attention, so this is the same arithmetic as one padded pass.
+
 Generation runs in segments of `segment` new tokens; rows that have ended (EOS or a stop string)
 leave the batch, KV cache rows included, between segments, so one long answer does not keep 31
 finished rows decoding.
@@ -24,6 +29,16 @@ import time
 from typing import Any
 
 from stages.eval.engines import ENGINES, Completion, Prompt, SamplingParams, cut_at_stop, render
+
+
+def length_groups(lengths: list[int], keep: float = 0.8) -> list[tuple[int, int]]:
+    """[first, end) row ranges of prompts sorted longest first: a group ends where a prompt is
+    shorter than `keep` times the group's longest, so padding stays under ~20% of a group."""
+    starts = [0]
+    for i, n in enumerate(lengths[1:], 1):
+        if n < keep * lengths[starts[-1]]:
+            starts.append(i)
+    return list(zip(starts, starts[1:] + [len(lengths)]))
 
 
 @ENGINES.register("hf")
@@ -93,18 +108,21 @@ class HFEngine:
         import torch
 
         prompt_len = input_ids.shape[1]
-        rows = list(range(input_ids.shape[0] * params.n))    # index into the final output
+        cache = self._prefill(input_ids, mask)
+        if params.n > 1:                                     # sample i of prompt b is row b * n + i
+            input_ids, mask = input_ids.repeat_interleave(params.n, 0), mask.repeat_interleave(params.n, 0)
+            if cache is not None:
+                cache.batch_repeat_interleave(params.n)
+        rows = list(range(input_ids.shape[0]))               # index into the final output
         done: list[Any] = [None] * len(rows)
-        cache, budget, first = None, params.max_new_tokens, True
+        budget = params.max_new_tokens
         while rows:
             step = min(self.segment, budget)
             out = self.model.generate(input_ids=input_ids, attention_mask=mask, past_key_values=cache,
-                                      max_new_tokens=step, num_return_sequences=params.n if first else 1,
-                                      **kwargs)
-            seqs, cache, budget, first = out.sequences, out.past_key_values, budget - step, False
-            mask = torch.cat([mask.repeat_interleave(seqs.shape[0] // mask.shape[0], 0),
-                              torch.ones(seqs.shape[0], seqs.shape[1] - mask.shape[1], dtype=mask.dtype,
-                                         device=mask.device)], 1)
+                                      max_new_tokens=step, **kwargs)
+            seqs, cache, budget = out.sequences, out.past_key_values, budget - step
+            mask = torch.cat([mask, torch.ones(seqs.shape[0], seqs.shape[1] - mask.shape[1], dtype=mask.dtype,
+                                               device=mask.device)], 1)
             keep = [i for i in range(len(rows)) if budget > 0 and not self._ended(seqs[i, prompt_len:], params)]
             for i in set(range(len(rows))) - set(keep):
                 done[rows[i]] = seqs[i]
@@ -112,6 +130,38 @@ class HFEngine:
                 cache.batch_select_indices(torch.tensor(keep, device=seqs.device))
             rows, input_ids, mask = [rows[i] for i in keep], seqs[keep], mask[keep]
         return done
+
+    def _prefill(self, input_ids: Any, mask: Any) -> Any:
+        """The KV cache of every prompt but its last token, one forward per length group (rows
+        come longest first); None when one group covers the batch, or the model's cache is not
+        a plain per-layer concatenation (sliding-window and other special caches)."""
+        import torch
+        from transformers.cache_utils import DynamicCache, DynamicLayer
+
+        lengths = mask.sum(1).tolist()
+        groups = length_groups(lengths)
+        merged = DynamicCache(config=self.model.config)
+        if len(groups) < 2 or any(type(x) is not DynamicLayer for x in merged.layers):
+            return None
+        width, caches = input_ids.shape[1] - 1, []
+        for first, end in groups:
+            n = lengths[first] - 1                           # the group's longest prompt, last token left out
+            ids, m = input_ids[first:end, width - n:width], mask[first:end, width - n:width]
+            cache = DynamicCache(config=self.model.config)
+            if n:                                            # one-token prompts: nothing to cache
+                position_ids = (m.long().cumsum(-1) - 1).masked_fill(m == 0, 1)   # as generate() numbers them
+                self.model(input_ids=ids, attention_mask=m, position_ids=position_ids, past_key_values=cache,
+                           use_cache=True, logits_to_keep=1)
+            caches.append((end - first, cache if n else None))
+        for i in range(len(merged.layers)):
+            like = caches[0][1].layers[i].keys                 # the longest group always has a cache
+
+            def left_padded(rows: int, cache: Any, attr: str) -> Any:
+                t = getattr(cache.layers[i], attr) if cache else like.new_zeros((rows, like.shape[1], 0, like.shape[3]))
+                return torch.nn.functional.pad(t, (0, 0, width - t.shape[2], 0))
+            merged.update(torch.cat([left_padded(r, c, "keys") for r, c in caches]),
+                          torch.cat([left_padded(r, c, "values") for r, c in caches]), i)
+        return merged
 
     def _ended(self, tokens: Any, params: SamplingParams) -> bool:
         """Whether a row's generated tokens have ended: EOS, padding after a stop string, or a
