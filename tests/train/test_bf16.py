@@ -51,3 +51,20 @@ def test_auto_is_bf16_exactly_where_supported():
     cfg = OmegaConf.create({"bf16": "auto"})
     assert modeling.use_bf16(cfg) == modeling.bf16_supported()
     assert modeling.use_bf16(OmegaConf.create({"bf16": False})) is False
+
+
+def test_the_default_precision_trains_identically_on_a_rerun(tmp_path, tiny_model_dir):
+    """`train.bf16=auto` (bf16 autocast where the CPU has bf16 units, else float32): the same
+    data, steps and seed give the same loss curve and bit-identical policy weights, so `dvc
+    repro` after a cache loss rebuilds the same model."""
+    import torch
+    from safetensors.torch import load_file
+
+    format_dir = write_format_dir(tmp_path / "format", kinds=("sft",))
+    first = loss_curve("auto", format_dir, tiny_model_dir, tmp_path / "a")
+    second = loss_curve("auto", format_dir, tiny_model_dir, tmp_path / "b")
+    assert len(first) == STEPS and first[0] - first[-1] > 0.4, first      # it trained
+    assert first == second
+    a, b = (load_file(tmp_path / run / "policy" / "model.safetensors") for run in ("a", "b"))
+    assert a.keys() == b.keys() and a
+    assert all(torch.equal(a[k], b[k]) for k in a)
