@@ -15,6 +15,7 @@ import polars as pl
 
 from stages.common import cli, io, stagerun
 from stages.eval import winrate
+from stages.eval.data import subset_indices
 
 
 def judge_pairs(prompts_file: Path, models: Path, s: winrate.Settings, engine: str, dtype: str,
@@ -25,7 +26,7 @@ def judge_pairs(prompts_file: Path, models: Path, s: winrate.Settings, engine: s
     if reason:
         return [], {"skipped": True, "reason": reason}
     rm = winrate.rm_dir(s.rm)
-    picked = frame[winrate.pick(frame.height, s.limit, s.subset_seed)]
+    picked = frame[subset_indices(frame.height, s.limit, s.subset_seed)]
     ids, prompts = picked["id"].to_list(), picked["prompt"].to_list()
     base, base_info = winrate.generate(models / "base", prompts, s, engine, dtype, seed)
     policy, policy_info = winrate.generate(models / "policy", prompts, s, engine, dtype, seed)

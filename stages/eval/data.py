@@ -26,15 +26,20 @@ def require(row: dict, keys: tuple[str, ...], where: str) -> None:
         raise ValueError(f"{where}: missing field(s) {missing}; have {sorted(row)}")
 
 
-def subset(rows: list[Any], limit: int | None, seed: int) -> list[tuple[int, Any]]:
-    """(original index, row) for `limit` rows drawn with `seed` (all rows, in order, if None).
+def subset_indices(n_rows: int, limit: int | None, seed: int) -> list[int]:
+    """Row indices of `limit` rows drawn with `seed`, in file order (all rows if None).
 
     The draw depends only on (number of rows, limit, seed), so the base and policy cells of
     one experiment score the same items.
     """
     if limit is not None and int(limit) < 1:
         raise ValueError(f"limit={limit}: must be >= 1, or null for every row")
-    idx = list(range(len(rows)))
-    if limit is not None and limit < len(rows):
+    idx = list(range(n_rows))
+    if limit is not None and limit < n_rows:
         idx = sorted(random.Random(seed).sample(idx, int(limit)))
-    return [(i, rows[i]) for i in idx]
+    return idx
+
+
+def subset(rows: list[Any], limit: int | None, seed: int) -> list[tuple[int, Any]]:
+    """(original index, row) for the rows subset_indices draws."""
+    return [(i, rows[i]) for i in subset_indices(len(rows), limit, seed)]

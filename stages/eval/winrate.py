@@ -16,7 +16,6 @@ data's val prompts: `dvc exp run -S data=hh-rlhf -S train=dpo -S eval.winrate.rm
 """
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,12 +64,6 @@ def skip_reason(rm: str | None, n_prompts: int, prompts_file: str) -> str | None
         why.append(f"no preference data ({prompts_file} has 0 rows: the data has no chosen/rejected "
                    "pairs, or data.format.kinds lacks preference)")
     return "; ".join(why) or None
-
-
-def pick(n_rows: int, limit: int | None, seed: int) -> list[int]:
-    """Row indices of the seeded subset, in file order (all rows when limit is None)."""
-    idx = list(range(n_rows))
-    return sorted(random.Random(seed).sample(idx, int(limit))) if limit is not None and limit < n_rows else idx
 
 
 def generate(model_dir: Path, prompts: Sequence[list[dict]], s: Settings, engine: str, dtype: str,

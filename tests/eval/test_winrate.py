@@ -89,7 +89,8 @@ def test_a_length_reward_model_prefers_every_longer_answer(length_rm):
 
 
 def test_settings_pick_and_reward_model_dir(tmp_path, length_rm):
-    from stages.eval.winrate import Settings, pick, rm_dir, skip_reason
+    from stages.eval.data import subset_indices as pick
+    from stages.eval.winrate import Settings, rm_dir, skip_reason
 
     keys = dict(rm=None, split="val", limit=4, subset_seed=0, max_new_tokens=8, temperature=0.0,
                 batch_size=4, tie_eps=0.0)
