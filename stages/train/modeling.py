@@ -19,6 +19,8 @@ def check(cfg: Any) -> None:
     """Reject impossible settings before any model is loaded, naming the key to change."""
     if cfg.peft not in PEFT_CHOICES:
         raise ValueError(f"train.peft={cfg.peft!r}: valid: {', '.join(PEFT_CHOICES)}")
+    if cfg.bf16 not in ("auto", True, False):
+        raise ValueError(f"train.bf16={cfg.bf16!r}: valid: auto, true, false")
     if cfg.peft == "lora":
         try:
             import peft  # noqa: F401

@@ -51,6 +51,8 @@ def test_auto_is_bf16_exactly_where_supported():
     cfg = OmegaConf.create({"bf16": "auto"})
     assert modeling.use_bf16(cfg) == modeling.bf16_supported()
     assert modeling.use_bf16(OmegaConf.create({"bf16": False})) is False
+    with pytest.raises(ValueError, match=r"train.bf16='ture': valid: auto, true, false"):
+        modeling.check(OmegaConf.create({"bf16": "ture", "peft": "none"}))
 
 
 def test_the_default_precision_trains_identically_on_a_rerun(tmp_path, tiny_model_dir):
