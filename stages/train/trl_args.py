@@ -29,7 +29,7 @@ def common_args(cfg: Any, ctx: Any, has_eval: bool) -> dict:
         warmup_steps=float(cfg.warmup_ratio),          # transformers 5: a float < 1 is a ratio
         weight_decay=float(cfg.weight_decay),
         max_grad_norm=float(cfg.max_grad_norm),
-        bf16=bf16,                                      # autocast; the weights stay float32
+        bf16=bf16,                                      # autocast; float32 masters (fit rounds at the end)
         use_cpu=bf16 and not torch.cuda.is_available(), # else transformers refuses bf16 on CPU
         seed=ctx.seed,
         data_seed=ctx.seed,
@@ -55,6 +55,8 @@ def fit(trainer, ctx: Any, fingerprint_inputs: list) -> dict:
     if resume is not None:
         print(f"train: resuming from {resume}", flush=True)
     out = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    if trainer.args.bf16:            # export what the autocast loss saw, not the float32 masters
+        modeling.to_autocast_weights(trainer.model)
     stats = dict(out.metrics)
     stats["resumed_from_step"] = int(resume.name.rpartition("-")[2]) if resume else 0
     return stats

@@ -45,6 +45,19 @@ def test_bf16_loss_curve_matches_float32(tmp_path, tiny_model_dir):
     fell_fp32, fell_bf16 = fp32[0] - fp32[-1], bf16[0] - bf16[-1]
     assert fell_bf16 > 0.4 and abs(fell_bf16 - fell_fp32) < 0.2 * fell_fp32, (fp32, bf16)  # learns as much
     assert fp32 != bf16                                 # bf16 really ran (rounding shows)
+    # the bf16 run saves the weights its autocast loss saw; the float32 run its float32 weights
+    on_grid = {run: linear_weights_on_bf16_grid(tmp_path / run / "policy") for run in ("fp32", "bf16")}
+    assert on_grid == {"fp32": False, "bf16": True}, on_grid
+
+
+def linear_weights_on_bf16_grid(policy_dir: Path) -> bool:
+    import torch
+    from safetensors.torch import load_file
+
+    weights = load_file(policy_dir / "model.safetensors")
+    linear = [w for name, w in weights.items() if name.endswith("proj.weight")]
+    assert len(linear) >= 7 and all(w.dtype == torch.float32 for w in linear)
+    return all(torch.equal(w, w.bfloat16().float()) for w in linear)
 
 
 def test_auto_is_bf16_exactly_where_supported():
@@ -70,3 +83,63 @@ def test_the_default_precision_trains_identically_on_a_rerun(tmp_path, tiny_mode
     a, b = (load_file(tmp_path / run / "policy" / "model.safetensors") for run in ("a", "b"))
     assert a.keys() == b.keys() and a
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _off_grid(model, seed: int = 0) -> None:
+    """Move every weight off the bf16 grid, as float32 training leaves its masters."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * 1e-3)
+
+
+def test_export_rounds_what_autocast_cast_and_nothing_else(tmp_path, tiny_model_dir):
+    """The policy a bf16-autocast run saves is the function its loss saw: trained linear weights
+    on the bf16 grid, autocast's output unchanged, frozen and non-linear weights untouched."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from tiny_model import untied_copy
+
+    model = AutoModelForCausalLM.from_pretrained(untied_copy(tiny_model_dir, tmp_path / "m"),
+                                                 dtype=torch.float32)
+    _off_grid(model)
+    frozen = model.model.layers[0].mlp.up_proj.weight
+    frozen.requires_grad_(False)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    ids = torch.randint(0, model.config.vocab_size, (2, 16), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        seen = model(input_ids=ids).logits
+
+    linear = {id(p) for m in model.modules() if isinstance(m, torch.nn.Linear) for p in m.parameters()}
+    trained_linear = {n for n, p in model.named_parameters() if id(p) in linear and p.requires_grad}
+    assert modeling.to_autocast_weights(model) == len(trained_linear) > 0
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(model(input_ids=ids).logits, seen)     # the trained function, exactly
+    for name, p in model.named_parameters():
+        if name in trained_linear:
+            assert torch.equal(p, p.bfloat16().float()) and not torch.equal(p, before[name]), name
+        else:
+            assert torch.equal(p, before[name]), name           # embeddings, norms, the frozen layer
+    assert not torch.equal(frozen, frozen.bfloat16().float())
+
+
+def test_export_rounds_lora_adapters_and_leaves_the_base(tiny_model_dir):
+    import torch
+    from omegaconf import OmegaConf
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    cfg = OmegaConf.create({"peft": "lora", "lora": {"r": 4, "alpha": 8, "dropout": 0.0,
+                                                     "target_modules": "all-linear"}})
+    model = modeling.wrap(model, cfg)
+    _off_grid(model)
+    base = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    assert modeling.to_autocast_weights(model) > 0
+    for name, p in model.named_parameters():
+        if "lora_" in name:
+            assert p.requires_grad and torch.equal(p, p.bfloat16().float()), name
+        else:
+            assert torch.equal(p, base[name]), name
