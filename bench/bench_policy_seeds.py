@@ -23,7 +23,11 @@ arms. The default draw is a prefix of the larger one (same `subset_seed`).
 With `--nll`, each side's policy also scores GSM8K's worked answers on the larger draw's items
 (bench/gold_nll.py: mean NLL per answer token, float32), a measure that, unlike accuracy at the
 floor, moves smoothly with the model: per-seed means per side and, for every pair of sides, the
-mean paired difference over (seed, item) with a 95% normal interval.
+mean paired difference over (seed, item) with a 95% normal interval; and each policy's held-out
+SFT loss (the train stage's `eval_loss` over the val rows, in the side's training precision),
+the objective SFT optimises. SFT on the arithmetic data raises the gold NLL from the base's
+(its answers carry `<<...>>` notes GSM8K's stripped ones lack), so a lower gold NLL means less
+drift from the base, not a better policy.
 """
 from __future__ import annotations
 
@@ -105,9 +109,10 @@ def one_side(side: Variant, evals: list[Variant], seed: int, items: int, default
               f"({run['seconds']:.0f} s)", file=sys.stderr, flush=True)
         runs.append(run)
     if nll:
-        run = {"side": side.name, "seed": seed, "nll": gold_nll(ws, base, items)}
-        print(f"[{side.name} seed {seed}] gold NLL {statistics.fmean(run['nll'].values()):.4f}",
-              file=sys.stderr, flush=True)
+        run = {"side": side.name, "seed": seed, "nll": gold_nll(ws, base, items),
+               "held_out": json.loads((ws / "reports/metrics/train.json").read_text())["eval_loss"]}
+        print(f"[{side.name} seed {seed}] gold NLL {statistics.fmean(run['nll'].values()):.4f}, "
+              f"held-out SFT loss {run['held_out']:.5f}", file=sys.stderr, flush=True)
         runs.append(run)
     shutil.rmtree(ws, ignore_errors=True)
     return runs
@@ -121,8 +126,11 @@ def nll_summary(runs: list[dict]) -> dict:
     """Per side: mean gold NLL per seed; per pair of sides: paired difference over (seed, item)."""
     by = {(r["side"], r["seed"]): r["nll"] for r in runs if "nll" in r}
     sides = list(dict.fromkeys(s for s, _ in by))
+    held = {(r["side"], r["seed"]): r.get("held_out") for r in runs if "nll" in r}
     out: dict = {"per_seed": {s: {seed: round(statistics.fmean(v.values()), 4)
-                                  for (s2, seed), v in by.items() if s2 == s} for s in sides}}
+                                  for (s2, seed), v in by.items() if s2 == s} for s in sides},
+                 "held_out_sft_loss": {s: {seed: held[(s, seed)] for (s2, seed) in held if s2 == s}
+                                       for s in sides}}
     for a, b in itertools.combinations(sides, 2):
         diffs = [by[(b, seed)][i] - by[(a, seed)][i] for (s, seed) in by if s == a and (b, seed) in by
                  for i in sorted(set(by[(a, seed)]) & set(by[(b, seed)]))]
