@@ -40,12 +40,24 @@ def saved_dtype(model_dir: str | Path) -> str:
     return str(cfg.get("dtype") or cfg.get("torch_dtype") or "float32")
 
 
+TRAIN_RECORD = "lmforge_train.json"     # what a trained policy dir records about its training
+
+
+def bf16_lossless(model_dir: str | Path) -> bool:
+    """Whether serving this model dir in bf16 computes the function it was trained as. A base
+    model is served as it is; a policy lmforge trained says so in its record: a float32 or LoRA
+    fine-tune's updates are mostly far below a bf16 step, and rounding them off erases or, on a
+    base whose weights sit at bf16 rounding ties (GGUF-quantised), amplifies them (docs/benchmarks.md)."""
+    record = _check_dir(model_dir) / TRAIN_RECORD
+    return not record.exists() or bool(json.loads(record.read_text()).get("bf16_lossless", False))
+
+
 def generation_dtype(model_dir: str | Path, dtype: str) -> str:
     """`eval.dtype` -> a torch dtype name. `auto`: bfloat16 where the hardware runs it natively
-    (batched decoding ~2-3x float32's tokens/s on such CPUs), else the saved dtype; `model`: the
-    saved dtype; anything else as given."""
+    (batched decoding ~2-3x float32's tokens/s on such CPUs) and the model loses nothing to it
+    (bf16_lossless), else the saved dtype; `model`: the saved dtype; anything else as given."""
     if dtype == "auto":
-        return "bfloat16" if bf16_supported() else saved_dtype(model_dir)
+        return "bfloat16" if bf16_supported() and bf16_lossless(model_dir) else saved_dtype(model_dir)
     if dtype == "model":
         return saved_dtype(model_dir)
     if dtype not in DTYPES:

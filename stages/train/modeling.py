@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from stages.common import io, params
-from stages.models.loading import bf16_supported
+from stages.models.loading import TRAIN_RECORD, bf16_supported
 
 PEFT_CHOICES = ("lora", "none")
 
@@ -68,6 +68,17 @@ def to_autocast_weights(model) -> int:
     return rounded
 
 
+def linear_weights_on_bf16_grid(model) -> bool:
+    """Whether every linear layer's weights are exact in bf16, as a bf16-autocast run exports
+    them (to_autocast_weights): then serving the model in bf16 computes what was trained."""
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    return all(torch.equal(p, p.to(torch.bfloat16).to(p.dtype))
+               for m in model.modules() if isinstance(m, (torch.nn.Linear, Conv1D))
+               for p in m.parameters(recurse=False))
+
+
 def load_base(base_dir: Path, for_generation: bool = False):
     """(model, tokenizer) in float32 weights; mixed precision is the trainer's job."""
     from stages.models import load
@@ -108,16 +119,21 @@ def unwrap_merged(model):
 REWARD_MODEL_SUBDIR = "reward_model"
 
 
-def save_policy(model, tokenizer, policy_dir: Path, config: dict, reward_model=None) -> None:
-    """Atomically write the policy dir (merged weights, tokenizer, the config that made it).
+def save_policy(model, tokenizer, policy_dir: Path, config: dict, reward_model=None,
+                bf16_lossless: bool | None = None) -> None:
+    """Atomically write the policy dir (merged weights, tokenizer, the config that made it, and
+    whether bf16 serves it as trained: by default, whether its linear weights are exact in bf16).
     A trained reward model, if given, goes to `<policy_dir>/reward_model/` (same tokenizer)."""
     model = unwrap_merged(model)
+    if bf16_lossless is None:
+        bf16_lossless = linear_weights_on_bf16_grid(model)
+    config = {**config, "bf16_lossless": bf16_lossless}
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     with io.atomic_path(policy_dir, is_dir=True) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        io.write_json(config, Path(tmp) / "lmforge_train.json")
+        io.write_json(config, Path(tmp) / TRAIN_RECORD)
         if reward_model is not None:
             unwrap_merged(reward_model).save_pretrained(Path(tmp) / REWARD_MODEL_SUBDIR)
             tokenizer.save_pretrained(Path(tmp) / REWARD_MODEL_SUBDIR)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from stages.models.loading import generation_dtype
 from stages.train import modeling, trainers
 from stages.train.context import TrainContext
 from stages.train.curves import Curves
@@ -48,6 +49,8 @@ def test_bf16_loss_curve_matches_float32(tmp_path, tiny_model_dir):
     # the bf16 run saves the weights its autocast loss saw; the float32 run its float32 weights
     on_grid = {run: linear_weights_on_bf16_grid(tmp_path / run / "policy") for run in ("fp32", "bf16")}
     assert on_grid == {"fp32": False, "bf16": True}, on_grid
+    served = {run: generation_dtype(tmp_path / run / "policy", "auto") for run in ("fp32", "bf16")}
+    assert served == {"fp32": "float32", "bf16": "bfloat16"}, served     # each as it was trained
 
 
 def linear_weights_on_bf16_grid(policy_dir: Path) -> bool:
@@ -143,3 +146,30 @@ def test_export_rounds_lora_adapters_and_leaves_the_base(tiny_model_dir):
             assert p.requires_grad and torch.equal(p, p.bfloat16().float()), name
         else:
             assert torch.equal(p, base[name]), name
+
+
+@pytest.mark.skipif(not modeling.bf16_supported(), reason="no native bf16 on this machine")
+def test_auto_serves_bf16_only_what_bf16_serves_as_trained(tmp_path, tiny_model_dir):
+    """eval.dtype=auto: the base in bf16; a policy in bf16 only if its linear weights are exact
+    there (a bf16-autocast export), else in its saved float32 (a float32 or LoRA fine-tune)."""
+    import torch
+    from omegaconf import OmegaConf
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    lora = OmegaConf.create({"peft": "lora", "lora": {"r": 4, "alpha": 8, "dropout": 0.0,
+                                                      "target_modules": "all-linear"}})
+
+    def saved(name: str, rounded: bool, cfg=OmegaConf.create({"peft": "none"})) -> str:
+        model = modeling.wrap(AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32), cfg)
+        _off_grid(model)
+        if rounded:
+            modeling.to_autocast_weights(model)
+        modeling.save_policy(model, tok, tmp_path / name, {"train": {"algo": name}})
+        return generation_dtype(tmp_path / name, "auto")
+
+    assert generation_dtype(tiny_model_dir, "auto") == "bfloat16"
+    assert saved("float32", rounded=False) == "float32"
+    assert saved("bf16_autocast", rounded=True) == "bfloat16"
+    assert saved("lora_bf16_autocast", rounded=True, cfg=lora) == "float32"   # merged into float32 W
+    assert generation_dtype(tmp_path / "float32", "bfloat16") == "bfloat16"    # an explicit dtype wins

@@ -45,7 +45,8 @@ def train(ctx: TrainContext) -> dict:
                             peft_config=modeling.lora_config(cfg, task_type="SEQ_CLS"))
     stats = trl_args.fit(trainer, ctx, [ctx.format_dir / "preference", ctx.base_dir])
     after = accuracy(trainer.model, tok, held_out)
-    modeling.save_policy(policy, tok, ctx.policy_dir, ctx.config_dict(), reward_model=trainer.model)
+    modeling.save_policy(policy, tok, ctx.policy_dir, ctx.config_dict(), reward_model=trainer.model,
+                         bf16_lossless=True)        # the base, unchanged: served like the base
     losses = ctx.curves.series("loss")
     return {"rm_accuracy_before": before, "rm_accuracy_after": after, "pref_eval_pairs": len(held_out),
             "train_loss_first": losses[0] if losses else None, "train_loss_last": losses[-1] if losses else None,
